@@ -1,0 +1,89 @@
+package fields
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"testing"
+)
+
+// benchDoc is a ~300-byte vendor record.
+func benchDoc(b *testing.B) []byte {
+	doc, err := os.ReadFile("testdata/profile.json")
+	if err != nil {
+		b.Fatal(err)
+	}
+	return bytes.TrimSpace(doc)
+}
+
+var benchPlans = []struct {
+	name  string
+	paths []string
+}{
+	{"early", []string{"id", "email", "profile_id", "company"}},
+	{"late", []string{"created_at", "source", "status", "active"}},
+	{"nested", []string{"contact.phone", "contact.address.city", "contact.address.zip", "score"}},
+	{"spread", []string{"email", "contact.address.zip", "tags", "status"}},
+}
+
+var sink Value
+
+func BenchmarkExtract(b *testing.B) {
+	doc := benchDoc(b)
+	for _, bp := range benchPlans {
+		b.Run(bp.name, func(b *testing.B) {
+			p, err := NewPlan(bp.paths)
+			if err != nil {
+				b.Fatal(err)
+			}
+			out := make([]Value, len(bp.paths))
+			b.ReportAllocs()
+			b.SetBytes(int64(len(doc)))
+			for b.Loop() {
+				if err := p.Extract(doc, out); err != nil {
+					b.Fatal(err)
+				}
+			}
+			sink = out[len(out)-1]
+		})
+	}
+}
+
+func BenchmarkExtractInvalid(b *testing.B) {
+	doc := benchDoc(b)
+	doc = doc[:len(doc)-1] // truncated: the scan reaches the end first
+	p, err := NewPlan(benchPlans[0].paths)
+	if err != nil {
+		b.Fatal(err)
+	}
+	out := make([]Value, 4)
+	b.ReportAllocs()
+	b.SetBytes(int64(len(doc)))
+	for b.Loop() {
+		if p.Extract(doc, out) == nil {
+			b.Fatal("truncated record passed")
+		}
+	}
+}
+
+var jsonSink string
+
+// BenchmarkEncodingJSON is the standard library's cost for the early
+// fields, for comparison.
+func BenchmarkEncodingJSON(b *testing.B) {
+	doc := benchDoc(b)
+	var rec struct {
+		ID        string `json:"id"`
+		Email     string `json:"email"`
+		ProfileID string `json:"profile_id"`
+		Company   string `json:"company"`
+	}
+	b.ReportAllocs()
+	b.SetBytes(int64(len(doc)))
+	for b.Loop() {
+		if err := json.Unmarshal(doc, &rec); err != nil {
+			b.Fatal(err)
+		}
+	}
+	jsonSink = rec.Company
+}

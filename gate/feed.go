@@ -1,0 +1,160 @@
+package gate
+
+import (
+	"fmt"
+	"log/slog"
+	"path/filepath"
+
+	"github.com/cespare/xxhash/v2"
+
+	"github.com/sluicehq/sluice/config"
+	"github.com/sluicehq/sluice/detectors"
+	"github.com/sluicehq/sluice/fields"
+)
+
+// judge is one feed's decode step and detectors for one partition: the
+// part of the pipeline that both `run` and `replay` drive, so that they
+// judge a record stream the same way.
+type judge struct {
+	feed   *config.Feed
+	plan   *fields.Plan // nil for raw
+	keyIdx int          // index of the key field in vals; -1 means the Kafka key
+	dets   []detectors.Detector
+	vals   []fields.Value
+	rec    detectors.Record
+	redact bool
+}
+
+// newJudge builds a feed's detectors and field plan. dir resolves relative
+// paths in detector configs.
+func newJudge(cfg *config.Config, f *config.Feed, env *detectors.Env) (*judge, error) {
+	j := &judge{feed: f, keyIdx: -1, redact: env.RedactKeys}
+	b := env.Binder
+	if f.Key != "" {
+		j.keyIdx = b.Field(f.Key)
+	}
+	for i := range f.Detectors {
+		d, err := detectors.New(f.Detectors[i], env)
+		if err != nil {
+			return nil, fmt.Errorf("feed %s: detector %s: %w", f.Name, f.Detectors[i].Name, err)
+		}
+		j.dets = append(j.dets, d)
+	}
+	switch f.Format {
+	case "", "json":
+		p, err := fields.NewPlan(b.Paths())
+		if err != nil {
+			return nil, fmt.Errorf("feed %s: %w", f.Name, err)
+		}
+		j.plan = p
+	case "raw":
+		if len(b.Paths()) > 0 {
+			return nil, fmt.Errorf("feed %s: format raw has no fields, but detectors need %v", f.Name, b.Paths())
+		}
+	default:
+		return nil, fmt.Errorf("feed %s: format %q is not supported yet", f.Name, f.Format)
+	}
+	j.vals = make([]fields.Value, len(b.Paths()))
+	j.rec.Values = j.vals
+	return j, nil
+}
+
+// newEnv is the detector environment of a feed.
+func newEnv(cfg *config.Config, f *config.Feed, logger *slog.Logger) *detectors.Env {
+	redact := f.RedactKeys == nil || *f.RedactKeys
+	dir := "."
+	if cfg.File != "" {
+		dir = filepath.Dir(cfg.File)
+	}
+	return &detectors.Env{Feed: f.Name, Binder: &detectors.Binder{}, RedactKeys: redact, Dir: dir, Logger: logger}
+}
+
+// observe decodes one record and shows it to every detector. It reports
+// false when the record cannot be decoded; detectors then never see it.
+// This is the hot path: it allocates nothing.
+func (j *judge) observe(key, value []byte) bool {
+	if j.plan != nil {
+		if err := j.plan.Extract(value, j.vals); err != nil {
+			return false
+		}
+	}
+	k := key
+	if j.keyIdx >= 0 {
+		v := &j.vals[j.keyIdx]
+		if v.Kind == fields.Missing || v.Kind == fields.Null {
+			k = nil
+		} else {
+			k = v.Raw
+		}
+	}
+	j.rec.Key = k
+	j.rec.KeyHash = xxhash.Sum64(k)
+	j.rec.Bytes = len(value)
+	for _, d := range j.dets {
+		d.Observe(&j.rec)
+	}
+	return true
+}
+
+// decodes reports whether a record can be decoded, without observing it.
+func (j *judge) decodes(value []byte) bool {
+	if j.plan == nil {
+		return true
+	}
+	return j.plan.Extract(value, j.vals) == nil
+}
+
+// worst is the most severe verdict among findings.
+func worst(fs []detectors.Finding) detectors.Verdict {
+	v := detectors.Pass
+	for i := range fs {
+		if fs[i].Verdict > v {
+			v = fs[i].Verdict
+		}
+	}
+	return v
+}
+
+// judgeBatch closes the open batch: every detector judges it, the decode
+// errors become a finding, and the verdict is the worst of them.
+func (j *judge) judgeBatch(b *detectors.Batch, decodeErrors int, examples []string) ([]detectors.Finding, detectors.Verdict) {
+	var fs []detectors.Finding
+	for _, d := range j.dets {
+		fs = d.Judge(fs, b)
+	}
+	if decodeErrors > 0 && j.feed.OnDecodeError != "drop" {
+		v := detectors.Quarantine
+		if j.feed.OnDecodeError == "fail" {
+			v = detectors.Halt
+		}
+		fs = append(fs, detectors.Finding{
+			Detector: "decode", Type: "decode", Verdict: v, Metric: "decode_error",
+			Observed: float64(decodeErrors), Threshold: 0, Examples: examples,
+			Message: fmt.Sprintf("%d of %d records could not be decoded as %s", decodeErrors, b.Records, formatName(j.feed.Format)),
+		})
+	}
+	return fs, worst(fs)
+}
+
+// learn tells every detector the final verdict, then readies them for the
+// next batch.
+func (j *judge) learn(v detectors.Verdict) {
+	for _, d := range j.dets {
+		d.Learn(v)
+		d.Reset()
+	}
+}
+
+// reset forgets the open batch without learning from it.
+func (j *judge) reset() {
+	for _, d := range j.dets {
+		d.Reset()
+	}
+}
+
+func formatName(f string) string {
+	if f == "" {
+		return "json"
+	}
+	return f
+}

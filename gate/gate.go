@@ -1,0 +1,476 @@
+// Package gate is Sluice's Kafka pipeline: it reads the vendor topics in a
+// consumer group, batches each partition, has the detectors judge every
+// batch, and commits the outcome (records to the output or quarantine
+// topic, the decision, the detector state and the consumer offsets) in one
+// Kafka transaction. It also serves the admin HTTP endpoints and metrics.
+package gate
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/sluicehq/sluice/config"
+	"github.com/sluicehq/sluice/detectors"
+)
+
+// Options are what the caller adds to a config.
+type Options struct {
+	Logger *slog.Logger
+	// Registry receives the gate's metrics; nil makes a new one.
+	Registry *prometheus.Registry
+	// KafkaOpts are added to every Kafka client (dialers, TLS, SASL).
+	KafkaOpts []kgo.Opt
+	// InstanceID makes the transactional id unique; default
+	// host-pid-random.
+	InstanceID string
+	// PollRecords caps the records taken per poll; default 10000.
+	PollRecords int
+	// TransactionTimeout bounds how long a transaction left open by a
+	// crashed gate blocks its partitions; default 30s.
+	TransactionTimeout time.Duration
+
+	// beforeEnd, in tests, runs before a transaction ends; an error
+	// stops the gate there, as a crash would.
+	beforeEnd func() error
+}
+
+// Gate runs the feeds of one config.
+type Gate struct {
+	cfg  *config.Config
+	opts Options
+	log  *slog.Logger
+	met  *metrics
+
+	feeds map[string]*feedRuntime // by input topic
+
+	mu    sync.Mutex // guards events
+	evs   events
+	parts map[tp]*partition // only the loop touches it
+
+	sess            *kgo.GroupTransactSession
+	topics          *topicInfo
+	tail            *tail
+	tailPtr         atomic.Pointer[tail] // for HTTP handlers and metrics
+	pendingRestores atomic.Int64
+	readyErr        atomic.Pointer[[]string]
+	started         atomic.Bool
+	joined          atomic.Bool
+}
+
+type tp struct {
+	topic string
+	part  int32
+}
+
+type events struct {
+	revoked  []tp
+	assigned []tp
+	resumes  []resumeRequest
+}
+
+// feedRuntime is one configured feed in the running gate.
+type feedRuntime struct {
+	g   *Gate
+	cfg *config.Feed
+	m   feedMetrics
+}
+
+// New checks that every feed's detectors can be built and prepares the
+// gate; Run starts it.
+func New(cfg *config.Config, opts Options) (*Gate, error) {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Registry == nil {
+		opts.Registry = prometheus.NewRegistry()
+	}
+	if opts.InstanceID == "" {
+		opts.InstanceID = instanceID()
+	}
+	if opts.TransactionTimeout <= 0 {
+		opts.TransactionTimeout = 30 * time.Second
+	}
+	if opts.PollRecords <= 0 {
+		opts.PollRecords = 10000
+	}
+	if len(cfg.Brokers) == 0 {
+		return nil, errors.New("no brokers configured")
+	}
+	g := &Gate{cfg: cfg, opts: opts, log: opts.Logger, feeds: map[string]*feedRuntime{}, parts: map[tp]*partition{}}
+	g.met = newMetrics(opts.Registry)
+	notReady := []string{"not started"}
+	g.readyErr.Store(&notReady)
+	for i := range cfg.Feeds {
+		f := &cfg.Feeds[i]
+		fr := &feedRuntime{g: g, cfg: f}
+		fr.m = g.met.feed(f)
+		if _, err := newJudge(cfg, f, newEnv(cfg, f, g.log)); err != nil {
+			return nil, err
+		}
+		g.feeds[f.Input] = fr
+	}
+	return g, nil
+}
+
+func instanceID() string {
+	host, _ := os.Hostname()
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	return fmt.Sprintf("%s-%d-%s", host, os.Getpid(), hex.EncodeToString(b[:]))
+}
+
+// Registry is where the gate's metrics are.
+func (g *Gate) Registry() *prometheus.Registry { return g.opts.Registry }
+
+// Run runs the gate until ctx is done. The open batches are then abandoned
+// (never half-written: their records were not committed, so whoever reads
+// the partition next judges them again) and Run returns nil.
+func (g *Gate) Run(ctx context.Context) error {
+	g.started.Store(true)
+	ti, err := g.ensureTopics(ctx)
+	for waited := false; errors.Is(err, errInputMissing); waited = true {
+		// A sidecar may start before the vendor's topic exists: wait for
+		// it rather than crash-looping, and say so in /readyz.
+		g.setNotReady(err.Error())
+		if !waited {
+			g.log.Warn("waiting for input topic", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(2 * time.Second):
+		}
+		ti, err = g.ensureTopics(ctx)
+	}
+	if err != nil {
+		g.setNotReady("cannot prepare topics: " + err.Error())
+		return err
+	}
+	g.topics = ti
+	if g.tail, err = newTail(g); err != nil {
+		return err
+	}
+	defer g.tail.close()
+	g.tailPtr.Store(g.tail)
+	tailCtx, stopTail := context.WithCancel(ctx)
+	defer stopTail()
+	go g.tail.run(tailCtx)
+
+	if err := g.startSession(); err != nil {
+		return err
+	}
+	go g.watchReadiness(ctx)
+	defer func() {
+		for _, p := range g.parts {
+			p.abandon()
+		}
+		// The loop never holds a transaction open here, so leaving the
+		// group is safe: nothing is half-committed.
+		g.sess.Close()
+		g.log.Info("gate stopped")
+	}()
+	g.log.Info("gate running", "feeds", len(g.feeds), "group", g.cfg.Group, "transactional_id", g.txnID())
+	return g.loop(ctx)
+}
+
+func (g *Gate) txnID() string { return g.cfg.Group + "-" + g.opts.InstanceID }
+
+func (g *Gate) clientOpts(extra ...kgo.Opt) []kgo.Opt {
+	opts := []kgo.Opt{kgo.SeedBrokers(g.cfg.Brokers...), kgo.WithLogger(kgoLogger{g.log})}
+	opts = append(opts, g.opts.KafkaOpts...)
+	return append(opts, extra...)
+}
+
+func (g *Gate) startSession() error {
+	inputs := make([]string, 0, len(g.feeds))
+	for t := range g.feeds {
+		inputs = append(inputs, t)
+	}
+	s, err := kgo.NewGroupTransactSession(g.clientOpts(
+		kgo.ConsumerGroup(g.cfg.Group),
+		kgo.ConsumeTopics(inputs...),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		kgo.RequireStableFetchOffsets(),
+		kgo.BlockRebalanceOnPoll(),
+		kgo.TransactionalID(g.txnID()),
+		kgo.TransactionTimeout(g.opts.TransactionTimeout),
+		kgo.RecordPartitioner(kgo.ManualPartitioner()),
+		kgo.ProducerBatchMaxBytes(16<<20),
+		kgo.OnPartitionsAssigned(func(_ context.Context, _ *kgo.Client, m map[string][]int32) {
+			g.mu.Lock()
+			defer g.mu.Unlock()
+			g.evs.assigned = appendTPs(g.evs.assigned, m)
+			for _, ps := range m {
+				g.pendingRestores.Add(int64(len(ps)))
+			}
+			g.joined.Store(true)
+		}),
+		kgo.OnPartitionsRevoked(func(_ context.Context, _ *kgo.Client, m map[string][]int32) {
+			g.mu.Lock()
+			defer g.mu.Unlock()
+			g.evs.revoked = appendTPs(g.evs.revoked, m)
+		}),
+		kgo.OnPartitionsLost(func(_ context.Context, _ *kgo.Client, m map[string][]int32) {
+			g.mu.Lock()
+			defer g.mu.Unlock()
+			g.evs.revoked = appendTPs(g.evs.revoked, m)
+		}),
+	)...)
+	if err != nil {
+		return fmt.Errorf("cannot start consumer group: %w", err)
+	}
+	g.sess = s
+	return nil
+}
+
+func appendTPs(dst []tp, m map[string][]int32) []tp {
+	for t, ps := range m {
+		for _, p := range ps {
+			dst = append(dst, tp{t, p})
+		}
+	}
+	return dst
+}
+
+// loop polls, batches, judges and commits until ctx is done.
+func (g *Gate) loop(ctx context.Context) error {
+	var batches []*closed
+	for {
+		if ctx.Err() != nil {
+			return nil
+		}
+		g.applyEvents(ctx)
+		fetches := g.sess.PollRecords(g.pollContext(ctx), g.opts.PollRecords)
+		now := time.Now()
+		fetches.EachError(func(t string, p int32, err error) {
+			if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+				return
+			}
+			g.log.Warn("fetch failed", "topic", t, "partition", p, "err", err)
+			g.met.fetchErrors.Inc()
+		})
+		g.applyEvents(ctx)
+		batches = batches[:0]
+		fetches.EachRecord(func(r *kgo.Record) {
+			p := g.parts[tp{r.Topic, r.Partition}]
+			if p == nil {
+				// A record for a partition we hold no state for: it was
+				// revoked under us. Its owner will read it.
+				return
+			}
+			if p.next < 0 {
+				p.next = r.Offset
+			}
+			if p.halted || r.Offset < p.next {
+				return
+			}
+			p.feed.m.in.Inc()
+			batches = p.add(r, now, batches)
+			if n := len(batches); n > 0 && batches[n-1].p == p && batches[n-1].dec.Verdict == detectors.Halt && !p.feed.cfg.Shadow {
+				// Nothing after a halting batch is read until resumed.
+				p.abandon()
+			}
+		})
+		for _, p := range g.parts {
+			if !p.halted && p.due(now) {
+				batches = append(batches, p.close(now))
+			}
+		}
+		if len(batches) > 0 {
+			if err := g.commit(ctx, batches); err != nil {
+				if ctx.Err() != nil {
+					return nil
+				}
+				if errors.Is(err, errCrash) {
+					return err
+				}
+				g.log.Warn("transaction aborted; batches will be judged again", "batches", len(batches), "err", err)
+				g.met.txnAborts.Inc()
+				g.rewind(batches)
+			}
+		}
+		g.sess.AllowRebalance()
+	}
+}
+
+// pollContext bounds a poll so that max_wait deadlines and events are
+// served on time.
+func (g *Gate) pollContext(ctx context.Context) context.Context {
+	wait := time.Second
+	now := time.Now()
+	for _, p := range g.parts {
+		if p.open && !p.halted {
+			if d := p.deadline().Sub(now); d < wait {
+				wait = max(d, time.Millisecond)
+			}
+		}
+	}
+	c, cancel := context.WithTimeout(ctx, wait)
+	time.AfterFunc(wait+time.Second, cancel)
+	return c
+}
+
+// applyEvents handles revokes, assignments and resume requests, between
+// polls where no transaction is open.
+func (g *Gate) applyEvents(ctx context.Context) {
+	g.mu.Lock()
+	ev := g.evs
+	g.evs = events{}
+	g.mu.Unlock()
+	for _, t := range ev.revoked {
+		if p := g.parts[t]; p != nil {
+			p.abandon()
+			delete(g.parts, t)
+			g.met.partitionHalted.DeleteLabelValues(p.feed.cfg.Name, itoa(p.id))
+		}
+	}
+	if len(ev.assigned) > 0 {
+		if err := g.tail.catchUp(ctx); err != nil {
+			g.log.Warn("cannot read state topic; assigned partitions start in warm-up", "err", err)
+		}
+		defer g.pendingRestores.Add(-int64(len(ev.assigned)))
+		for _, t := range ev.assigned {
+			if g.parts[t] != nil {
+				continue
+			}
+			p, err := g.newPartition(t)
+			if err != nil {
+				g.log.Error("cannot build detectors for partition", "topic", t.topic, "partition", t.part, "err", err)
+				continue
+			}
+			p.restore(g.tail.stateOf(stateKey(p.feed.cfg.Name, p.id)))
+			g.parts[t] = p
+			if r, ok := g.tail.resumeOf(p.feed.cfg.Name, p.id); ok && p.halted && r.Batch == p.haltedBatch {
+				p.halted = false // resumed while no one owned it
+			}
+			g.setHaltedGauge(p)
+			if p.halted {
+				g.sess.Client().PauseFetchPartitions(map[string][]int32{t.topic: {t.part}})
+				g.log.Warn("partition is halted; waiting for resume", "feed", p.feed.cfg.Name, "partition", p.id, "batch", p.haltedBatch)
+			} else {
+				g.sess.Client().ResumeFetchPartitions(map[string][]int32{t.topic: {t.part}})
+			}
+		}
+	}
+	for _, r := range ev.resumes {
+		g.resume(r)
+	}
+}
+
+func (g *Gate) newPartition(t tp) (*partition, error) {
+	f := g.feeds[t.topic]
+	if f == nil {
+		return nil, fmt.Errorf("no feed reads topic %s", t.topic)
+	}
+	j, err := newJudge(g.cfg, f.cfg, newEnv(g.cfg, f.cfg, g.log))
+	if err != nil {
+		return nil, err
+	}
+	return &partition{feed: f, topic: t.topic, id: t.part, j: j, next: -1}, nil
+}
+
+// resume lifts a halt when the request names the batch that halted the
+// partition, so that an old request never lifts a newer halt.
+func (g *Gate) resume(r resumeRequest) {
+	f := g.feedByName(r.Feed)
+	if f == nil {
+		return
+	}
+	p := g.parts[tp{f.cfg.Input, r.Partition}]
+	if p == nil || !p.halted || p.haltedBatch != r.Batch {
+		return
+	}
+	p.halted = false
+	g.setHaltedGauge(p)
+	if p.next >= 0 {
+		g.sess.Client().SetOffsets(map[string]map[int32]kgo.EpochOffset{p.topic: {p.id: {Epoch: -1, Offset: p.next}}})
+	}
+	g.sess.Client().ResumeFetchPartitions(map[string][]int32{p.topic: {p.id}})
+	g.log.Info("partition resumed", "feed", f.cfg.Name, "partition", p.id, "batch", r.Batch, "by", r.By)
+}
+
+func (g *Gate) feedByName(name string) *feedRuntime {
+	for _, f := range g.feeds {
+		if f.cfg.Name == name {
+			return f
+		}
+	}
+	return nil
+}
+
+// rewind undoes what an aborted transaction's batches did in memory: every
+// partition goes back to its last committed batch, detectors included, and
+// the consumer re-reads from there.
+func (g *Gate) rewind(batches []*closed) {
+	offsets := map[string]map[int32]kgo.EpochOffset{}
+	seen := map[*partition]bool{}
+	for _, b := range batches {
+		p := b.p
+		if seen[p] {
+			continue
+		}
+		seen[p] = true
+		if g.parts[tp{p.topic, p.id}] != p {
+			continue // revoked meanwhile
+		}
+		first := b.dec.FirstOffset
+		np, err := g.newPartition(tp{p.topic, p.id})
+		if err != nil {
+			g.log.Error("cannot rebuild partition after abort", "feed", p.feed.cfg.Name, "partition", p.id, "err", err)
+			continue
+		}
+		np.restore(p.committedState)
+		np.next = first
+		g.parts[tp{p.topic, p.id}] = np
+		g.setHaltedGauge(np)
+		if offsets[p.topic] == nil {
+			offsets[p.topic] = map[int32]kgo.EpochOffset{}
+		}
+		offsets[p.topic][p.id] = kgo.EpochOffset{Epoch: -1, Offset: first}
+	}
+	// Partitions that had only an open batch keep going: the session's own
+	// rewind may have moved them, so set every known position explicitly.
+	for t, p := range g.parts {
+		if seen[p] || p.next < 0 {
+			continue
+		}
+		p.abandon()
+		if offsets[t.topic] == nil {
+			offsets[t.topic] = map[int32]kgo.EpochOffset{}
+		}
+		offsets[t.topic][t.part] = kgo.EpochOffset{Epoch: -1, Offset: p.next}
+	}
+	g.sess.Client().SetOffsets(offsets)
+}
+
+func (g *Gate) setHaltedGauge(p *partition) {
+	v := 0.0
+	if p.halted {
+		v = 1
+	}
+	g.met.partitionHalted.WithLabelValues(p.feed.cfg.Name, itoa(p.id)).Set(v)
+}
+
+func (g *Gate) setNotReady(reasons ...string) {
+	g.readyErr.Store(&reasons)
+}
+
+// Ready reports whether the gate can do its job, and why not.
+func (g *Gate) Ready() (bool, []string) {
+	r := *g.readyErr.Load()
+	return len(r) == 0, r
+}
+
+func (g *Gate) tailOrNil() *tail { return g.tailPtr.Load() }

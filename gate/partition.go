@@ -1,0 +1,234 @@
+package gate
+
+import (
+	"bytes"
+	"time"
+
+	"github.com/cespare/xxhash/v2"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/sluicehq/sluice/detectors"
+)
+
+// partition is one assigned input partition: its open batch, its detectors
+// and where its committed position stands. Only the gate's loop touches it.
+type partition struct {
+	feed  *feedRuntime
+	topic string
+	id    int32
+	j     *judge
+
+	// next is the offset the consumer group has committed (or will, once
+	// the pending transaction commits): the first offset not yet decided.
+	// -1 until the first record is seen.
+	next int64
+
+	// The open batch.
+	open       bool
+	first      int64
+	last       int64
+	count      int
+	bytes      int64
+	boundary   []byte
+	arrived    time.Time // wall clock of the first record: max_wait counts from here
+	ts         time.Time // the first record's timestamp
+	held       []*kgo.Record
+	heldBytes  int64
+	spilled    bool // records past held are re-read from the input when forwarded
+	decodeErrs int
+	decodeEx   []string
+
+	halted      bool
+	haltedAt    int64
+	haltedBatch string
+
+	// committedState is the encoded state of the last committed batch, to
+	// roll the detectors back when a transaction aborts.
+	committedState []byte
+	restored       bool
+}
+
+// closed is a judged batch waiting for its transaction.
+type closed struct {
+	p        *partition
+	dec      Decision
+	held     []*kgo.Record
+	spilled  bool
+	state    []byte // the partition's state after this batch
+	duration time.Time
+}
+
+// add puts a record into the open batch, closing the batch first when the
+// record's boundary header differs, and after it when a size limit is hit.
+// It returns batches that closed.
+func (p *partition) add(r *kgo.Record, now time.Time, out []*closed) []*closed {
+	b := &p.feed.cfg.Batch
+	if p.open && b.BoundaryHeader != "" {
+		if v := header(r, b.BoundaryHeader); !bytes.Equal(v, p.boundary) {
+			out = append(out, p.close(now))
+		}
+	}
+	if !p.open {
+		p.open = true
+		p.first = r.Offset
+		p.arrived = now
+		p.ts = r.Timestamp
+		if b.BoundaryHeader != "" {
+			p.boundary = append(p.boundary[:0], header(r, b.BoundaryHeader)...)
+		}
+	}
+	p.last = r.Offset
+	p.count++
+	p.bytes += int64(len(r.Value))
+	if !p.spilled && p.heldBytes+int64(len(r.Value)+len(r.Key)) <= int64(b.MaxMemory) {
+		p.held = append(p.held, r)
+		p.heldBytes += int64(len(r.Value) + len(r.Key))
+	} else {
+		p.spilled = true
+	}
+	if !p.j.observe(r.Key, r.Value) {
+		p.decodeErrs++
+		if len(p.decodeEx) < 3 {
+			p.decodeEx = append(p.decodeEx, detectors.KeyHashString(xxhash.Sum64(r.Key)))
+		}
+	}
+	if p.count >= b.MaxRecords || p.bytes >= int64(b.MaxBytes) {
+		out = append(out, p.close(now))
+	}
+	return out
+}
+
+// due reports whether the open batch has waited max_wait.
+func (p *partition) due(now time.Time) bool {
+	return p.open && now.Sub(p.arrived) >= time.Duration(p.feed.cfg.Batch.MaxWait)
+}
+
+// deadline is when the open batch will be due.
+func (p *partition) deadline() time.Time {
+	return p.arrived.Add(time.Duration(p.feed.cfg.Batch.MaxWait))
+}
+
+// close judges the open batch and readies the partition for the next one.
+func (p *partition) close(now time.Time) *closed {
+	f := p.feed
+	db := detectors.Batch{
+		ID: BatchID(f.cfg.Name, p.id, p.first), Feed: f.cfg.Name, Partition: p.id,
+		FirstOffset: p.first, Records: p.count, Bytes: p.bytes, Time: p.ts,
+	}
+	findings, verdict := p.j.judgeBatch(&db, p.decodeErrs, p.decodeEx)
+	recorded := verdict
+	if f.cfg.Shadow {
+		verdict = detectors.Pass
+	}
+	c := &closed{p: p, held: p.held, spilled: p.spilled, duration: p.arrived}
+	c.dec = Decision{
+		Batch: db.ID, Feed: f.cfg.Name, Topic: p.topic, Partition: p.id,
+		FirstOffset: p.first, LastOffset: p.last, Records: p.count, Bytes: p.bytes,
+		Verdict: recorded, State: stateFor(verdict), DecidedAt: now.UTC(),
+		Findings: failing(findings), Shadow: f.cfg.Shadow && recorded != verdict,
+	}
+	if f.cfg.OnDecodeError == "drop" {
+		c.dec.Dropped = p.decodeErrs
+	}
+	f.observeFindings(findings)
+	p.j.learn(verdict)
+	if verdict == detectors.Halt {
+		p.halted = true
+		p.haltedAt = now.UnixMilli()
+		p.haltedBatch = db.ID
+	}
+	c.state = p.appendState(nil)
+	p.next = p.last + 1
+	p.open = false
+	p.count, p.bytes, p.heldBytes, p.decodeErrs = 0, 0, 0, 0
+	p.held = nil // the closed batch owns the slice now
+	p.spilled = false
+	p.decodeEx = nil
+	return c
+}
+
+// abandon forgets the open batch without judging it (a revoke, an abort, a
+// halt): its records will be read again.
+func (p *partition) abandon() {
+	p.open = false
+	p.count, p.bytes, p.heldBytes, p.decodeErrs = 0, 0, 0, 0
+	p.held = p.held[:0]
+	p.spilled = false
+	p.decodeEx = nil
+	p.j.reset()
+}
+
+func stateFor(v detectors.Verdict) string {
+	switch v {
+	case detectors.Quarantine:
+		return StateQuarantined
+	case detectors.Halt:
+		return StateHalted
+	}
+	return StatePassed
+}
+
+func failing(fs []detectors.Finding) []detectors.Finding {
+	out := []detectors.Finding{}
+	for _, f := range fs {
+		if f.Verdict != detectors.Pass {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+func header(r *kgo.Record, name string) []byte {
+	for i := range r.Headers {
+		if r.Headers[i].Key == name {
+			return r.Headers[i].Value
+		}
+	}
+	return nil
+}
+
+// appendState encodes the partition's halt and its detectors' state.
+func (p *partition) appendState(dst []byte) []byte {
+	s := partitionState{Halted: p.halted, HaltedAt: p.haltedAt, HaltedBatch: p.haltedBatch}
+	for i, d := range p.j.dets {
+		st, err := d.AppendState(nil)
+		if err != nil {
+			p.feed.g.log.Error("cannot save detector state", "feed", p.feed.cfg.Name, "partition", p.id, "detector", d.Name(), "err", err)
+			st = nil
+		}
+		s.Detectors = append(s.Detectors, detectorState{Name: p.feed.cfg.Detectors[i].Name, Type: d.Type(), State: st})
+	}
+	return appendState(dst, &s)
+}
+
+// restore loads a state record into the partition. A record that cannot be
+// read, or a detector whose state cannot be read, starts in warm-up; it
+// never stops the gate.
+func (p *partition) restore(b []byte) {
+	p.restored = true
+	if b == nil {
+		return
+	}
+	s, err := parseState(b)
+	if err != nil {
+		p.feed.g.log.Warn("partition state unreadable; starting in warm-up", "feed", p.feed.cfg.Name, "partition", p.id, "err", err)
+		p.feed.g.met.stateWarmups.WithLabelValues(p.feed.cfg.Name).Inc()
+		return
+	}
+	p.halted, p.haltedAt, p.haltedBatch = s.Halted, s.HaltedAt, s.HaltedBatch
+	for i, d := range p.j.dets {
+		name := p.feed.cfg.Detectors[i].Name
+		for _, ds := range s.Detectors {
+			if ds.Name != name || ds.Type != d.Type() {
+				continue
+			}
+			// A detector that rejects its state is left fresh (the
+			// Detector contract), so it simply warms up again.
+			if err := d.UnmarshalState(ds.State); err != nil {
+				p.feed.g.log.Warn("detector state unreadable; detector starts in warm-up", "feed", p.feed.cfg.Name, "partition", p.id, "detector", name, "err", err)
+				p.feed.g.met.stateWarmups.WithLabelValues(p.feed.cfg.Name).Inc()
+			}
+		}
+	}
+	p.committedState = b
+}

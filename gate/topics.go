@@ -1,0 +1,121 @@
+package gate
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+
+	"github.com/cespare/xxhash/v2"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+var errInputMissing = errors.New("input topic does not exist")
+
+// topicInfo is what the gate knows of its own topics.
+type topicInfo struct {
+	decisions, state           string
+	decisionsParts, stateParts int32
+}
+
+// partitionFor places a key on one of n partitions, always the same one, so
+// that compaction keeps only its latest value.
+func (t *topicInfo) partitionFor(n int32, key string) int32 {
+	return int32(xxhash.Sum64String(key) % uint64(n))
+}
+
+// ensureTopics creates what is missing: the compacted decisions and state
+// topics, and each feed's output and quarantine topics with its input's
+// partition count. It checks that outputs have at least the input's
+// partitions, since records keep their partition number.
+func (g *Gate) ensureTopics(ctx context.Context) (*topicInfo, error) {
+	cl, err := kgo.NewClient(g.clientOpts()...)
+	if err != nil {
+		return nil, fmt.Errorf("cannot create admin client: %w", err)
+	}
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+	create := g.cfg.CreateTopics == nil || *g.cfg.CreateTopics
+	ti := &topicInfo{decisions: g.cfg.Group + ".decisions", state: g.cfg.Group + ".state"}
+
+	compact := map[string]*string{"cleanup.policy": kadm.StringPtr("compact")}
+	for _, t := range []string{ti.decisions, ti.state} {
+		n, err := g.partitions(ctx, adm, t)
+		if err != nil {
+			return nil, err
+		}
+		if n == 0 {
+			if !create {
+				return nil, fmt.Errorf("topic %s does not exist and create_topics is false", t)
+			}
+			if err := createTopic(ctx, adm, t, 1, compact); err != nil {
+				return nil, err
+			}
+			n = 1
+			g.log.Info("created topic", "topic", t, "partitions", n, "cleanup_policy", "compact")
+		}
+		if t == ti.decisions {
+			ti.decisionsParts = n
+		} else {
+			ti.stateParts = n
+		}
+	}
+	for _, f := range g.feeds {
+		in, err := g.partitions(ctx, adm, f.cfg.Input)
+		if err != nil {
+			return nil, err
+		}
+		if in == 0 {
+			return nil, fmt.Errorf("%w: %s (feed %s)", errInputMissing, f.cfg.Input, f.cfg.Name)
+		}
+		for _, t := range []string{f.cfg.Output, f.cfg.Quarantine} {
+			n, err := g.partitions(ctx, adm, t)
+			if err != nil {
+				return nil, err
+			}
+			switch {
+			case n == 0 && create:
+				if err := createTopic(ctx, adm, t, in, nil); err != nil {
+					return nil, err
+				}
+				g.log.Info("created topic", "topic", t, "partitions", in)
+			case n == 0:
+				return nil, fmt.Errorf("topic %s of feed %s does not exist and create_topics is false", t, f.cfg.Name)
+			case n < in:
+				return nil, fmt.Errorf("topic %s of feed %s has %d partitions, fewer than its input %s (%d): records keep their partition number", t, f.cfg.Name, n, f.cfg.Input, in)
+			}
+		}
+	}
+	return ti, nil
+}
+
+// partitions is a topic's partition count, 0 when it does not exist.
+func (g *Gate) partitions(ctx context.Context, adm *kadm.Client, topic string) (int32, error) {
+	tds, err := adm.ListTopics(ctx, topic)
+	if err != nil {
+		return 0, fmt.Errorf("cannot list topic %s: %w", topic, err)
+	}
+	td, ok := tds[topic]
+	if !ok || errors.Is(td.Err, kerr.UnknownTopicOrPartition) {
+		return 0, nil
+	}
+	if td.Err != nil {
+		return 0, fmt.Errorf("cannot describe topic %s: %w", topic, td.Err)
+	}
+	return int32(len(td.Partitions)), nil
+}
+
+func createTopic(ctx context.Context, adm *kadm.Client, topic string, parts int32, configs map[string]*string) error {
+	resp, err := adm.CreateTopic(ctx, parts, -1, configs, topic)
+	if err == nil {
+		err = resp.Err
+	}
+	if err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
+		return fmt.Errorf("cannot create topic %s: %w", topic, err)
+	}
+	return nil
+}
+
+func itoa(p int32) string { return strconv.FormatInt(int64(p), 10) }

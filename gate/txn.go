@@ -1,0 +1,234 @@
+package gate
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/sluicehq/sluice/detectors"
+)
+
+// Headers on quarantined records.
+const (
+	HeaderBatch   = "sluice-batch"
+	HeaderVerdict = "sluice-verdict"
+	HeaderReasons = "sluice-reasons"
+)
+
+// errCrash stops the gate where a test says a crash happens.
+var errCrash = errors.New("crash")
+
+// commit writes the closed batches in one transaction: each batch's
+// records to the output or quarantine topic, its decision, its partition's
+// state, and the consumer offsets just past it. Either all of it commits
+// or none of it does.
+func (g *Gate) commit(ctx context.Context, batches []*closed) error {
+	if err := g.sess.Begin(); err != nil {
+		return fmt.Errorf("cannot begin transaction: %w", err)
+	}
+	var (
+		errMu    sync.Mutex
+		firstErr error
+	)
+	promise := func(_ *kgo.Record, err error) {
+		if err != nil {
+			errMu.Lock()
+			if firstErr == nil {
+				firstErr = err
+			}
+			errMu.Unlock()
+		}
+	}
+	offsets := map[string]map[int32]int64{}
+	for _, b := range batches {
+		if err := g.produceBatch(ctx, b, promise); err != nil {
+			promise(nil, err)
+			break
+		}
+		if offsets[b.p.topic] == nil {
+			offsets[b.p.topic] = map[int32]int64{}
+		}
+		offsets[b.p.topic][b.p.id] = b.dec.LastOffset + 1
+	}
+	if err := g.sess.Client().Flush(ctx); err != nil {
+		promise(nil, err)
+	}
+	errMu.Lock()
+	produceErr := firstErr
+	errMu.Unlock()
+
+	try := kgo.TryCommit
+	if produceErr != nil {
+		try = kgo.TryAbort
+	}
+	// The session would commit the offsets of everything polled; a batch
+	// is only committed up to its last record, so the request is rewritten
+	// to carry exactly the offsets of the batches in this transaction.
+	ectx := kgo.PreTxnCommitFnContext(ctx, func(req *kmsg.TxnOffsetCommitRequest) error {
+		req.Topics = req.Topics[:0]
+		for topic, ps := range offsets {
+			rt := kmsg.NewTxnOffsetCommitRequestTopic()
+			rt.Topic = topic
+			for p, o := range ps {
+				rp := kmsg.NewTxnOffsetCommitRequestTopicPartition()
+				rp.Partition = p
+				rp.Offset = o
+				rp.LeaderEpoch = -1
+				rp.Metadata = &req.MemberID
+				rt.Partitions = append(rt.Partitions, rp)
+			}
+			req.Topics = append(req.Topics, rt)
+		}
+		return nil
+	})
+	if g.opts.beforeEnd != nil {
+		if err := g.opts.beforeEnd(); err != nil {
+			return fmt.Errorf("%w: %w", errCrash, err)
+		}
+	}
+	committed, err := g.sess.End(ectx, try)
+	switch {
+	case produceErr != nil:
+		return fmt.Errorf("cannot produce: %w", produceErr)
+	case err != nil:
+		return fmt.Errorf("cannot commit transaction: %w", err)
+	case !committed:
+		return errors.New("transaction was not committed (the group rebalanced or the session was fenced)")
+	}
+	g.committed(batches)
+	return nil
+}
+
+// produceBatch produces one batch's records, decision and state.
+func (g *Gate) produceBatch(ctx context.Context, b *closed, promise func(*kgo.Record, error)) error {
+	p := b.p
+	f := p.feed.cfg
+	forward := b.dec.State == StatePassed
+	target := f.Quarantine
+	if forward {
+		target = f.Output
+	}
+	var extra []kgo.RecordHeader
+	if !forward {
+		extra = []kgo.RecordHeader{
+			{Key: HeaderBatch, Value: []byte(b.dec.Batch)},
+			{Key: HeaderVerdict, Value: []byte(b.dec.Verdict.String())},
+			{Key: HeaderReasons, Value: []byte(b.dec.Reasons())},
+		}
+	}
+	dropBad := f.OnDecodeError == "drop" && b.dec.Dropped > 0
+	send := func(r *kgo.Record) {
+		if dropBad && !p.j.decodes(r.Value) {
+			return
+		}
+		// The fetched record is reused for producing: key, value, headers
+		// and timestamp stay byte-identical.
+		out := &kgo.Record{Topic: target, Partition: p.id, Key: r.Key, Value: r.Value, Headers: r.Headers, Timestamp: r.Timestamp}
+		if extra != nil {
+			out.Headers = append(append(make([]kgo.RecordHeader, 0, len(r.Headers)+len(extra)), r.Headers...), extra...)
+		}
+		g.sess.Produce(ctx, out, promise)
+	}
+	for _, r := range b.held {
+		send(r)
+	}
+	if b.spilled {
+		from := b.dec.FirstOffset
+		if n := len(b.held); n > 0 {
+			from = b.held[n-1].Offset + 1
+		}
+		if err := g.reread(ctx, p.topic, p.id, from, b.dec.LastOffset, send); err != nil {
+			return err
+		}
+	}
+	val, err := json.Marshal(&b.dec)
+	if err != nil {
+		return fmt.Errorf("cannot encode decision: %w", err)
+	}
+	g.sess.Produce(ctx, &kgo.Record{
+		Topic: g.topics.decisions, Partition: g.topics.partitionFor(g.topics.decisionsParts, b.dec.Batch),
+		Key: []byte(b.dec.Batch), Value: val,
+	}, promise)
+	key := stateKey(f.Name, p.id)
+	g.sess.Produce(ctx, &kgo.Record{
+		Topic: g.topics.state, Partition: g.topics.partitionFor(g.topics.stateParts, key),
+		Key: []byte(key), Value: b.state,
+	}, promise)
+	return nil
+}
+
+// reread reads [from, to] of an input partition again, for the records of a
+// batch that did not fit in memory. The input topic is the staging area.
+func (g *Gate) reread(ctx context.Context, topic string, part int32, from, to int64, fn func(*kgo.Record)) error {
+	cl, err := kgo.NewClient(g.clientOpts(
+		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: {part: kgo.NewOffset().At(from)}}),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+	)...)
+	if err != nil {
+		return fmt.Errorf("cannot re-read %s/%d: %w", topic, part, err)
+	}
+	defer cl.Close()
+	g.met.rereads.Inc()
+	for {
+		fs := cl.PollRecords(ctx, 10000)
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		var ferr error
+		fs.EachError(func(_ string, _ int32, err error) { ferr = err })
+		if ferr != nil {
+			return fmt.Errorf("cannot re-read %s/%d from %d: %w", topic, part, from, ferr)
+		}
+		done := false
+		fs.EachRecord(func(r *kgo.Record) {
+			if done || r.Offset > to {
+				done = true
+				return
+			}
+			fn(r)
+			if r.Offset == to {
+				done = true
+			}
+		})
+		if done {
+			return nil
+		}
+	}
+}
+
+// committed updates the in-memory view once a transaction has committed:
+// metrics, the partitions' rollback points, and halts.
+func (g *Gate) committed(batches []*closed) {
+	now := time.Now()
+	for _, b := range batches {
+		p := b.p
+		p.committedState = b.state
+		m := &p.feed.m
+		m.batches[b.dec.Verdict].Inc()
+		m.duration.Observe(now.Sub(b.duration).Seconds())
+		n := float64(b.dec.Records - b.dec.Dropped)
+		switch b.dec.State {
+		case StatePassed:
+			m.passed.Add(n)
+		default:
+			m.quarantined.Add(n)
+		}
+		m.dropped.Add(float64(b.dec.Dropped))
+		if b.dec.State == StateHalted {
+			g.sess.Client().PauseFetchPartitions(map[string][]int32{p.topic: {p.id}})
+			g.setHaltedGauge(p)
+			g.log.Warn("partition halted", "feed", p.feed.cfg.Name, "partition", p.id, "batch", b.dec.Batch, "reasons", b.dec.Reasons())
+		}
+		if b.dec.Verdict != detectors.Pass {
+			g.log.Info("batch diverted or flagged", "batch", b.dec.Batch, "verdict", b.dec.Verdict.String(), "state", b.dec.State, "records", b.dec.Records)
+		}
+	}
+}
+
+func stateKey(feed string, part int32) string { return feed + ":" + itoa(part) }
