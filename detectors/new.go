@@ -17,6 +17,11 @@ type Env struct {
 	// Dir resolves relative paths in the config (reference files).
 	Dir    string
 	Logger *slog.Logger
+	// Reference opens what an accuracy detector checks records against.
+	// The gate provides it (a topic reference needs Kafka, which this
+	// package never touches); nil means only what OpenReference below
+	// can open without Kafka.
+	Reference func(config.Reference) (Reference, error)
 }
 
 // Example renders a key for a finding: its hash unless keys are not

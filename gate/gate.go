@@ -175,9 +175,11 @@ func (g *Gate) Run(ctx context.Context) error {
 		for _, p := range g.parts {
 			p.abandon()
 		}
-		// The loop never holds a transaction open here, so leaving the
-		// group is safe: nothing is half-committed.
-		g.sess.Close()
+		// A transaction still open here (a crash in tests) is never
+		// committed: it aborts when its timeout passes. Anything else was
+		// committed whole. Closing must allow the rebalance that leaving
+		// the group starts, or it would wait on our own blocked poll.
+		g.sess.CloseAllowingRebalance()
 		g.log.Info("gate stopped")
 	}()
 	g.log.Info("gate running", "feeds", len(g.feeds), "group", g.cfg.Group, "transactional_id", g.txnID())
@@ -252,7 +254,9 @@ func (g *Gate) loop(ctx context.Context) error {
 			return nil
 		}
 		g.applyEvents(ctx)
-		fetches := g.sess.PollRecords(g.pollContext(ctx), g.opts.PollRecords)
+		pctx, cancel := g.pollContext(ctx)
+		fetches := g.sess.PollRecords(pctx, g.opts.PollRecords)
+		cancel()
 		now := time.Now()
 		fetches.EachError(func(t string, p int32, err error) {
 			if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
@@ -276,7 +280,11 @@ func (g *Gate) loop(ctx context.Context) error {
 			if p.halted || r.Offset < p.next {
 				return
 			}
-			p.feed.m.in.Inc()
+			if r.Offset >= p.seen {
+				// Counted once, however often an abort makes it re-read.
+				p.seen = r.Offset + 1
+				p.feed.m.in.Inc()
+			}
 			batches = p.add(r, now, batches)
 			if n := len(batches); n > 0 && batches[n-1].p == p && batches[n-1].dec.Verdict == detectors.Halt && !p.feed.cfg.Shadow {
 				// Nothing after a halting batch is read until resumed.
@@ -301,13 +309,25 @@ func (g *Gate) loop(ctx context.Context) error {
 				g.rewind(batches)
 			}
 		}
+		g.updateHeld()
 		g.sess.AllowRebalance()
+	}
+}
+
+// updateHeld sets sluice_records_held: records read but not yet decided.
+func (g *Gate) updateHeld() {
+	held := map[*feedRuntime]int{}
+	for _, p := range g.parts {
+		held[p.feed] += p.count
+	}
+	for _, f := range g.feeds {
+		f.m.held.Set(float64(held[f]))
 	}
 }
 
 // pollContext bounds a poll so that max_wait deadlines and events are
 // served on time.
-func (g *Gate) pollContext(ctx context.Context) context.Context {
+func (g *Gate) pollContext(ctx context.Context) (context.Context, context.CancelFunc) {
 	wait := time.Second
 	now := time.Now()
 	for _, p := range g.parts {
@@ -317,9 +337,7 @@ func (g *Gate) pollContext(ctx context.Context) context.Context {
 			}
 		}
 	}
-	c, cancel := context.WithTimeout(ctx, wait)
-	time.AfterFunc(wait+time.Second, cancel)
-	return c
+	return context.WithTimeout(ctx, wait)
 }
 
 // applyEvents handles revokes, assignments and resume requests, between
@@ -433,6 +451,7 @@ func (g *Gate) rewind(batches []*closed) {
 		}
 		np.restore(p.committedState)
 		np.next = first
+		np.seen = p.seen
 		g.parts[tp{p.topic, p.id}] = np
 		g.setHaltedGauge(np)
 		if offsets[p.topic] == nil {

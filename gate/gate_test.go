@@ -280,7 +280,7 @@ func TestMalformedRecordIsQuarantinedAndCounted(t *testing.T) {
 
 func TestBatchLargerThanMemoryIsReread(t *testing.T) {
 	brokers := cluster(t, 1, "in")
-	in := input(1, 400, func(_ int32, i int) bool { return i == 399 })
+	in := input(1, 400, func(_ int32, i int) bool { return i >= 390 })
 	produce(t, brokers, in...)
 	// 2KiB holds about 25 records; each batch of 200 is mostly re-read.
 	cfg := parseConfig(t, brokers, fmt.Sprintf(baseFeed, ", max_memory: 2KiB", "quarantine"))

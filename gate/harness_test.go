@@ -123,5 +123,5 @@ func record(topic string, p int32, key, value string, headers ...string) *kgo.Re
 }
 
 func jsonRec(topic string, p int32, i int, email string) *kgo.Record {
-	return record(topic, p, fmt.Sprintf("k%d", i), fmt.Sprintf(`{"email":%q,"profile_id":"p%d","n":%d}`, email, i%7, i))
+	return record(topic, p, fmt.Sprintf("k%d", i), fmt.Sprintf(`{"email":%q,"profile_id":"p%d","n":%d,"part":%d}`, email, i%7, i, p))
 }

@@ -22,6 +22,9 @@ type partition struct {
 	// the pending transaction commits): the first offset not yet decided.
 	// -1 until the first record is seen.
 	next int64
+	// seen is one past the highest offset counted as read, so that records
+	// re-read after an abort are not counted twice.
+	seen int64
 
 	// The open batch.
 	open       bool
