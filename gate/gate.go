@@ -154,6 +154,9 @@ func (g *Gate) Run(ctx context.Context) error {
 		ti, err = g.ensureTopics(ctx)
 	}
 	if err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
 		g.setNotReady("cannot prepare topics: " + err.Error())
 		return err
 	}

@@ -320,3 +320,45 @@ func TestBoundaryHeaderClosesBatch(t *testing.T) {
 	}
 	g.stop(t)
 }
+
+func TestDecodeErrorDropIsCountedNotForwarded(t *testing.T) {
+	brokers := cluster(t, 1, "in")
+	in := input(1, 20, nil)
+	in[4].Value = []byte("<html>502 Bad Gateway</html>")
+	produce(t, brokers, in...)
+	cfg := parseConfig(t, brokers, feedConfig("", "quarantine"))
+	cfg.Feeds[0].OnDecodeError = "drop"
+	g := startGate(t, cfg, Options{})
+	out := consume(t, brokers, "out", 19, 20*time.Second)
+	if len(out) != 19 {
+		t.Fatalf("output has %d records, want the 19 decodable ones", len(out))
+	}
+	for _, r := range out {
+		if bytes.Equal(r.Value, in[4].Value) {
+			t.Fatal("the undecodable record was forwarded")
+		}
+	}
+	m := g.g.feeds["in"].m
+	waitFor(t, "the drop count", 5*time.Second, func() bool { return testutil.ToFloat64(m.dropped) == 1 })
+	if p := testutil.ToFloat64(m.passed); p != 19 {
+		t.Fatalf("passed = %v, want 19", p)
+	}
+	g.stop(t)
+}
+
+func TestDecodeErrorFailHalts(t *testing.T) {
+	brokers := cluster(t, 1, "in")
+	in := input(1, 20, nil)
+	in[14].Value = []byte(`{"email":`)
+	produce(t, brokers, in...)
+	cfg := parseConfig(t, brokers, feedConfig("", "quarantine"))
+	cfg.Feeds[0].OnDecodeError = "fail"
+	g := startGate(t, cfg, Options{})
+	if q := consume(t, brokers, "quar", 10, 20*time.Second); len(q) != 10 {
+		t.Fatalf("quarantine has %d records, want 10", len(q))
+	}
+	waitFor(t, "the halt", 5*time.Second, func() bool {
+		return testutil.ToFloat64(g.g.met.partitionHalted.WithLabelValues("sponsors", "0")) == 1
+	})
+	g.stop(t)
+}

@@ -260,9 +260,9 @@ func printDecision(w io.Writer, d *gate.Decision) {
 	if d.Verdict >= detectors.Quarantine {
 		verdict = strings.ToUpper(verdict)
 	}
-	line := fmt.Sprintf("%-22s %6d records  %-10s", d.Batch, d.Records, verdict)
+	line := fmt.Sprintf("%-22s %6d records  %s", d.Batch, d.Records, verdict)
 	if r := d.Reasons(); r != "" {
-		line += "  " + r
+		line += strings.Repeat(" ", max(0, 10-len(verdict))) + "  " + r
 	}
 	fmt.Fprintln(w, line)
 }
