@@ -1,6 +1,21 @@
 // Package fields extracts the values of configured field paths from a
 // record, once per record, for every detector of a feed. The plan is built
 // once; extraction writes into a slice the caller owns and allocates nothing.
+//
+// Extraction is also the record's validation: it scans the whole record,
+// wherever the fields are, and accepts exactly what encoding/json's Valid
+// accepts, provided the top level is an object (FuzzExtract holds it to
+// that). Like Valid, it does not require strings to be UTF-8; decoding
+// text replaces bad bytes with U+FFFD. What it checks:
+//   - structure: balanced objects and arrays, commas and colons, nothing
+//     after the top-level object; at most MaxDepth levels, kept as a bit
+//     per level, so a deep record cannot exhaust the stack;
+//   - strings: escapes (\uXXXX with 4 hex digits), no raw control
+//     character (below 0x20), a closing quote;
+//   - numbers: the full JSON grammar (no leading zeros, no "1.", no "+1");
+//   - literals: true, false, null.
+//
+// When a key repeats, the last one wins, as with encoding/json.
 package fields
 
 // Kind is the JSON type of an extracted value.
@@ -18,8 +33,9 @@ const (
 
 // Value is one extracted field. Raw aliases the record's bytes: for a
 // String it is the text between the quotes (still escaped when Escaped is
-// set), for a Number the literal, for Bool "true"/"false", for Object and
-// Array the whole JSON text. Raw is only valid until the record is reused.
+// set; see Text), for a Number the literal, for Bool "true"/"false", for
+// Null "null", for Object and Array the whole JSON text, for Missing nil.
+// Raw is only valid until the record's buffer is reused.
 type Value struct {
 	Raw     []byte
 	Kind    Kind

@@ -6,12 +6,13 @@ import (
 	"strings"
 )
 
-// MaxDepth is how deeply a record may nest objects and arrays. Deeper
-// records are rejected: the scanner keeps its stack in a fixed array.
+// MaxDepth is how deeply a record may nest objects and arrays; deeper
+// records are rejected. The scanner keeps a bit per level, so depth never
+// costs stack frames.
 const MaxDepth = 1000
 
-// maxSegments bounds the dot segments of a path, so that the matched
-// containers fit a fixed array during extraction.
+// maxSegments bounds the dot segments of a path: the scanner recurses
+// once per segment.
 const maxSegments = 32
 
 // Plan extracts a fixed list of field paths from JSON records. It is built
@@ -22,23 +23,28 @@ const maxSegments = 32
 // contains a dot cannot be addressed.
 type Plan struct {
 	paths []string
-	// nodes is the trie of path segments, laid out so that the children of
-	// a node are contiguous; nodes[0] is the record's top-level object.
+	// nodes is the trie of path segments; nodes[0] is the record's
+	// top-level object.
 	nodes []node
 }
 
 type node struct {
-	name string
-	outs []int // indices of the paths that end here
-	// desc are the outs of every node below this one: they are cleared
-	// when this key repeats, so that the last duplicate wins as a whole.
-	desc        []int
-	first, kids int32
+	out  int32   // the path that ends here, or -1
+	more []int32 // other paths that end here (a path listed twice)
+	// desc are the paths below this node: they are cleared when its key
+	// repeats, so that the last duplicate wins as a whole.
+	desc []int32
+	kids []key
 	// filter has bit keyBit(len, first byte) set for each child, so that
-	// most keys of a record are rejected without a call or a compare.
+	// most keys of a record are rejected without a compare.
 	filter uint64
-	// word is the name's first 8 bytes (zero padded), compared first.
-	word uint64
+}
+
+// key names a child node.
+type key struct {
+	word uint64 // the name's first 8 bytes, zero padded
+	name string
+	node int32
 }
 
 // keyBit is the bit of node.filter for a key of n bytes starting with b.
@@ -46,87 +52,81 @@ func keyBit(n int, b byte) uint64 { return 1 << ((uint(n) + uint(b)*4) & 63) }
 
 // NewPlan builds a plan that extracts paths, in that order.
 func NewPlan(paths []string) (*Plan, error) {
-	type tmp struct {
-		name string
-		outs []int
-		kids []*tmp
-	}
-	root := &tmp{}
-	for i, p := range paths {
-		segs := strings.Split(p, ".")
-		if p == "" {
-			return nil, fmt.Errorf("cannot plan field path %q: it is empty", p)
+	p := &Plan{paths: append([]string(nil), paths...), nodes: []node{{out: -1}}}
+	for i, path := range paths {
+		if path == "" {
+			return nil, fmt.Errorf("cannot plan field path %q: it is empty", path)
 		}
+		segs := strings.Split(path, ".")
 		if len(segs) > maxSegments {
-			return nil, fmt.Errorf("cannot plan field path %q: more than %d segments", p, maxSegments)
+			return nil, fmt.Errorf("cannot plan field path %q: more than %d segments", path, maxSegments)
 		}
-		n := root
-	seg:
+		n := int32(0)
 		for _, s := range segs {
 			if s == "" {
-				return nil, fmt.Errorf("cannot plan field path %q: empty segment (a path is keys joined by single dots)", p)
+				return nil, fmt.Errorf("cannot plan field path %q: empty segment (a path is keys joined by single dots)", path)
 			}
-			for _, k := range n.kids {
-				if k.name == s {
-					n = k
-					continue seg
-				}
-			}
-			k := &tmp{name: s}
-			n.kids = append(n.kids, k)
-			n = k
+			n = p.child(n, s)
 		}
-		n.outs = append(n.outs, i)
-	}
-
-	// Breadth first, so that each node's children are contiguous.
-	p := &Plan{paths: append([]string(nil), paths...)}
-	queue := []*tmp{root}
-	for q := 0; q < len(queue); q++ {
-		t := queue[q]
-		nd := node{name: t.name, outs: t.outs, first: int32(len(queue)), kids: int32(len(t.kids))}
-		for _, k := range t.kids {
-			b := byte('"') // what follows an empty key
-			if k.name != "" {
-				b = k.name[0]
-			}
-			nd.filter |= keyBit(len(k.name), b)
+		if nd := &p.nodes[n]; nd.out < 0 {
+			nd.out = int32(i)
+		} else {
+			nd.more = append(nd.more, int32(i))
 		}
-		var w [8]byte
-		copy(w[:], t.name)
-		nd.word = binary.LittleEndian.Uint64(w[:])
-		queue = append(queue, t.kids...)
-		p.nodes = append(p.nodes, nd)
 	}
-	// Children come after their parent, so walking backwards sees every
-	// descendant's list complete before its parent's.
-	for i := len(p.nodes) - 1; i >= 0; i-- {
-		nd := &p.nodes[i]
-		for k := nd.first; k < nd.first+nd.kids; k++ {
-			nd.desc = append(nd.desc, p.nodes[k].outs...)
-			nd.desc = append(nd.desc, p.nodes[k].desc...)
+	// Children are added after their parents, so walking backwards sees
+	// every child's desc complete before its parent's.
+	for n := len(p.nodes) - 1; n >= 0; n-- {
+		nd := &p.nodes[n]
+		for _, k := range nd.kids {
+			c := &p.nodes[k.node]
+			if c.out >= 0 {
+				nd.desc = append(nd.desc, c.out)
+			}
+			nd.desc = append(nd.desc, c.more...)
+			nd.desc = append(nd.desc, c.desc...)
 		}
 	}
 	return p, nil
 }
 
+// child returns node n's child named name, adding it if need be.
+func (p *Plan) child(n int32, name string) int32 {
+	for _, k := range p.nodes[n].kids {
+		if k.name == name {
+			return k.node
+		}
+	}
+	c := int32(len(p.nodes))
+	p.nodes = append(p.nodes, node{out: -1})
+	var w [8]byte
+	copy(w[:], name)
+	nd := &p.nodes[n]
+	nd.kids = append(nd.kids, key{word: binary.LittleEndian.Uint64(w[:]), name: name, node: c})
+	first := byte('"') // what follows an empty key
+	if name != "" {
+		first = name[0]
+	}
+	nd.filter |= keyBit(len(name), first)
+	return c
+}
+
 // Paths returns the planned paths; Extract fills out[i] for Paths()[i].
 func (p *Plan) Paths() []string { return p.paths }
 
-// child returns the child of node n named by the key doc[s:e] (escaped
+// match returns the child of node n named by the key doc[s:e] (escaped
 // when esc), or -1.
-func (p *Plan) child(n int32, doc []byte, s, e int, esc bool) int32 {
-	nd := &p.nodes[n]
+func (p *Plan) match(n int32, doc []byte, s, e int, esc bool) int32 {
 	if esc {
-		for k := nd.first; k < nd.first+nd.kids; k++ {
-			if equalText(doc[s:e], p.nodes[k].name) {
-				return k
+		for _, k := range p.nodes[n].kids {
+			if equalText(doc[s:e], k.name) {
+				return k.node
 			}
 		}
 		return -1
 	}
-	// The key's first 8 bytes as a word; doc always holds 8 bytes after a
-	// key's start except near its end.
+	// Compare the first 8 bytes as words; doc holds 8 bytes from a key's
+	// start except near its end.
 	var w uint64
 	if s+8 <= len(doc) {
 		w = load64(doc, s)
@@ -138,11 +138,21 @@ func (p *Plan) child(n int32, doc []byte, s, e int, esc bool) int32 {
 		copy(b[:], doc[s:min(e, s+8)])
 		w = binary.LittleEndian.Uint64(b[:])
 	}
-	for k := nd.first; k < nd.first+nd.kids; k++ {
-		c := &p.nodes[k]
-		if c.word == w && len(c.name) == e-s && (e-s <= 8 || c.name[8:] == string(doc[s+8:e])) {
-			return k
+	for _, k := range p.nodes[n].kids {
+		if k.word == w && len(k.name) == e-s && (e-s <= 8 || k.name[8:] == string(doc[s+8:e])) {
+			return k.node
 		}
 	}
 	return -1
+}
+
+// set stores v for every path that ends at node n.
+func (p *Plan) set(out []Value, n int32, v Value) {
+	nd := &p.nodes[n]
+	if nd.out >= 0 {
+		out[nd.out] = v
+	}
+	for _, o := range nd.more {
+		out[o] = v
+	}
 }

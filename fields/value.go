@@ -26,21 +26,34 @@ func (v Value) Float() (f float64, ok bool) {
 	if v.Kind != Number {
 		return 0, false
 	}
-	// Most numbers are small integers: exact in a float64 and quicker to
-	// parse here than with ParseFloat.
+	// Most numbers are short decimals: with at most 15 digits the digits
+	// and the power of ten are exact in a float64, so one division rounds
+	// correctly, and is quicker than ParseFloat.
 	s, neg := v.Raw, false
 	if len(s) > 0 && s[0] == '-' {
 		s, neg = s[1:], true
 	}
-	if len(s) > 0 && len(s) <= 15 {
+	if len(s) > 0 && len(s) <= 16 {
 		var n uint64
-		for _, c := range s {
-			if c-'0' > 9 {
+		digits, frac := 0, -1
+		for i, c := range s {
+			switch {
+			case c-'0' <= 9:
+				n = n*10 + uint64(c-'0')
+				digits++
+			case c == '.' && frac < 0 && i > 0:
+				frac = len(s) - i - 1
+			default:
 				goto slow
 			}
-			n = n*10 + uint64(c-'0')
+		}
+		if digits > 15 {
+			goto slow
 		}
 		f = float64(n)
+		if frac > 0 {
+			f /= pow10[frac]
+		}
 		if neg {
 			f = -f
 		}
@@ -56,6 +69,8 @@ slow:
 	}
 	return f, true
 }
+
+var pow10 = [...]float64{1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16}
 
 // Bool returns the value of a Bool.
 func (v Value) Bool() (b, ok bool) {

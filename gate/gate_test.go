@@ -247,7 +247,9 @@ func TestCrashMidTransactionLosesNothing(t *testing.T) {
 		}
 	}
 	for p, recs := range byPartition(out) {
-		if !sort.SliceIsSorted(recs, func(i, j int) bool { return offsetOf(byPartition(in)[p], recs[i]) < offsetOf(byPartition(in)[p], recs[j]) }) {
+		if !sort.SliceIsSorted(recs, func(i, j int) bool {
+			return offsetOf(byPartition(in)[p], recs[i]) < offsetOf(byPartition(in)[p], recs[j])
+		}) {
 			t.Fatalf("partition %d output out of order", p)
 		}
 	}

@@ -29,9 +29,10 @@ func pairHash(p uint64) uint64      { return mix(p ^ 0x165667b19e3779f9) }
 // stream is a list of (key id, neighbor id) pairs, packed key<<32 | neighbor,
 // with its exact degrees and pair multiplicities.
 type stream struct {
-	pairs   []uint64
-	degree  map[uint32]uint32 // key id -> distinct neighbors
-	repeats map[uint64]uint32 // packed pair -> occurrences (only if counted)
+	pairs  []uint64
+	degree map[uint32]uint32 // key id -> distinct neighbors
+	uniq   []uint64          // distinct pairs, sorted
+	mult   []uint32          // occurrences of uniq[i]
 }
 
 func (s *stream) insert(d *Degree, from, to int) {
@@ -40,23 +41,18 @@ func (s *stream) insert(d *Degree, from, to int) {
 	}
 }
 
-// exact computes degrees, and multiplicities if withRepeats.
-func exact(pairs []uint64, withRepeats bool) *stream {
+func exact(pairs []uint64) *stream {
 	s := &stream{pairs: pairs, degree: map[uint32]uint32{}}
 	sorted := slices.Clone(pairs)
 	slices.Sort(sorted)
-	if withRepeats {
-		s.repeats = map[uint64]uint32{}
-	}
 	for i := 0; i < len(sorted); {
 		j := i + 1
 		for j < len(sorted) && sorted[j] == sorted[i] {
 			j++
 		}
 		s.degree[uint32(sorted[i]>>32)]++
-		if withRepeats {
-			s.repeats[sorted[i]] = uint32(j - i)
-		}
+		s.uniq = append(s.uniq, sorted[i])
+		s.mult = append(s.mult, uint32(j-i))
 		i = j
 	}
 	return s
@@ -78,7 +74,7 @@ var zipfStream = sync.OnceValue(func() *stream {
 	for i := range pairs {
 		pairs[i] = z.Uint64()<<32 | r.Uint64N(zipfNeighbors)
 	}
-	return exact(pairs, true)
+	return exact(pairs)
 })
 
 // graphStream is SNAP ego-Facebook, each undirected edge as (a,b) and (b,a),
@@ -109,7 +105,7 @@ func graphStream(t testing.TB) *stream {
 	}
 	r := rand.New(rand.NewPCG(3, 4))
 	r.Shuffle(len(pairs), func(i, j int) { pairs[i], pairs[j] = pairs[j], pairs[i] })
-	return exact(pairs, false)
+	return exact(pairs)
 }
 
 // percentile returns the p-quantile (nearest rank) of sorted xs.
@@ -148,11 +144,10 @@ func measure(d *Degree, s *stream) accuracy {
 	a.median, a.p95, a.max = percentile(errs, 0.5), percentile(errs, 0.95), errs[len(errs)-1]
 	a.threshold = percentile(degs, 0.999)
 	hits := 0
-	for id, deg := range s.degree {
+	for _, deg := range s.degree {
 		if deg >= a.threshold {
 			a.supernodes++
 		}
-		_ = id
 	}
 	for _, kd := range d.Over(float64(a.threshold), nil) {
 		a.found++

@@ -1,6 +1,7 @@
 package sketch
 
 import (
+	"cmp"
 	"encoding/binary"
 	"fmt"
 	"iter"
@@ -54,10 +55,11 @@ import (
 // of 0 is stored as zeroKey.
 type Degree struct {
 	keys   []uint64  // candidate keys, degWays per bucket; 0 marks a free way
-	regs   []byte    // candidate registers, regBytes per candidate
+	regs   []uint64  // candidate registers, regWords per candidate
+	base   []uint8   // per candidate: register value = base + rel; apart, so it stays cached
 	meta   []degMeta // per candidate
 	floor  []float64 // per candidate bucket: a lower bound of its smallest proxy once full
-	filter []uint16  // filter buckets of fbLen words
+	filter []uint64  // filter buckets of fbWords words
 	nCand  uint64    // candidate buckets
 	nFilt  uint64    // filter buckets, a multiple of nCand
 }
@@ -69,29 +71,33 @@ type KeyDegree struct {
 }
 
 type degMeta struct {
-	sum    uint32 // Σ 2^(15-rel) over registers, for the O(1) proxy
-	offset uint32 // distinct neighbors counted before admission, not in the registers
-	zeros  uint16 // registers with rel = 0
-	base   uint8  // register value = base + rel
+	// pend is the pending bitmap (bits 16..127, as in a filter slot) of
+	// neighbors counted before admission and not in the registers. It is
+	// kept as a bitmap, not a count, so that merges are unions.
+	pend  [2]uint64
+	sum   uint32 // Σ 2^(relMax-rel) over registers, for the O(1) proxy
+	zeros uint16 // registers with rel = 0
 }
 
 const (
 	degP     = 10
 	degM     = 1 << degP
 	degQ     = 64 - degP // register values are 0..degQ+1
-	regBytes = degM / 2
 	degWays  = 8
-	relMax   = 15
+	relMax   = 7                              // registers hold 3 bits above the base
+	perWord  = 21                             // registers per uint64
+	regWords = (degM + perWord - 1) / perWord // 49 words, 392 bytes
+	lastRegs = degM - (regWords-1)*perWord    // registers in the last word
+	laneOnes = 0x1249_2492_4924_9249          // bit 0 of each 3-bit lane
 
-	slotLen     = 8 // uint16 words: tag, then 7 records or a 112-bit bitmap
-	maxRecords  = slotLen - 1
+	maxRecords  = 7 // per filter slot of 16 bytes, after the tag
 	fbSlots     = 4
-	fbLen       = slotLen * fbSlots // 64 bytes
+	fbWords     = 2 * fbSlots // 64 bytes
 	tagMask     = 0x7fff
 	pendingFlag = 0x8000
 	pendingBits = 16 * maxRecords
 
-	candBytes = 8 + regBytes + 12
+	candBytes = 8 + 8*regWords + 1 + 24
 
 	// zeroKey stands for key hash 0, since 0 marks a free way.
 	zeroKey = 0x9e3779b97f4a7c15
@@ -99,12 +105,12 @@ const (
 
 // candShare is the part of the memory given to candidates; the rest is
 // filter.
-const candShare = 0.6
+const candShare = 0.85
 
 var (
 	lcCand    [degM + 1]float64        // linear counting on z zero registers
 	lcPending [pendingBits + 1]float64 // linear counting on z zero bits
-	pow15     [relMax + 1]uint32       // 2^(15-rel)
+	powRel    [relMax + 1]uint32       // 2^(relMax-rel)
 	promoteAt = 0.0                    // proxy of a fresh candidate with 8 records
 )
 
@@ -116,24 +122,32 @@ func init() {
 		lcPending[z] = pendingBits * math.Log(float64(pendingBits)/float64(z))
 	}
 	lcPending[0] = lcPending[1]
-	for r := range pow15 {
-		pow15[r] = 1 << (15 - r)
+	for r := range powRel {
+		powRel[r] = 1 << (relMax - r)
 	}
 	promoteAt = lcCand[degM-maxRecords-1]
 }
 
-// NewDegree returns an empty Degree using at most memoryBytes (at least
-// 4,324). About 60% goes to candidates, 532 bytes each.
+// Memory limits of NewDegree.
+const (
+	minDegreeMemory = degWays*candBytes + 8 + fbWords*8
+	maxDegreeMemory = 1 << 34
+)
+
+// NewDegree returns an empty Degree that uses at most memoryBytes, from
+// 3,376 bytes to 16 GiB: 85% for candidates (413 bytes each) and the rest
+// for the filter (16 bytes a slot). 4 MiB holds 8,608 candidates.
 func NewDegree(memoryBytes int) (*Degree, error) {
-	const bucket = degWays*candBytes + 8
-	cb := int(float64(memoryBytes) * candShare / bucket)
-	if cb < 1 {
-		cb = 1
+	if memoryBytes < minDegreeMemory || memoryBytes > maxDegreeMemory {
+		return nil, fmt.Errorf("cannot create Degree: memory %d outside [%d, %d]: %w",
+			memoryBytes, minDegreeMemory, maxDegreeMemory, ErrInvalid)
 	}
-	k := (memoryBytes - cb*bucket) / (cb * fbLen * 2)
-	if k < 1 || cb > 1<<24 {
-		return nil, fmt.Errorf("cannot create Degree: memory %d outside [%d, 2^32]: %w",
-			memoryBytes, bucket+fbLen*2, ErrInvalid)
+	const bucket = degWays*candBytes + 8
+	cb := max(1, int(float64(memoryBytes)*candShare/bucket))
+	k := (memoryBytes - cb*bucket) / (cb * fbWords * 8)
+	if k < 1 {
+		cb = (memoryBytes - fbWords*8) / (bucket + fbWords*8)
+		k = 1
 	}
 	return newDegree(uint64(cb), uint64(cb*k)), nil
 }
@@ -142,10 +156,11 @@ func newDegree(nCand, nFilt uint64) *Degree {
 	n := nCand * degWays
 	return &Degree{
 		keys:   make([]uint64, n),
-		regs:   make([]byte, n*regBytes),
+		regs:   make([]uint64, n*regWords),
+		base:   make([]uint8, n),
 		meta:   make([]degMeta, n),
 		floor:  make([]float64, nCand),
-		filter: make([]uint16, nFilt*fbLen),
+		filter: make([]uint64, nFilt*fbWords),
 		nCand:  nCand,
 		nFilt:  nFilt,
 	}
@@ -156,7 +171,7 @@ func (d *Degree) Capacity() int { return len(d.keys) }
 
 // MemoryBytes returns the memory held by the sketch's tables.
 func (d *Degree) MemoryBytes() int {
-	return 8*len(d.keys) + len(d.regs) + 12*len(d.meta) + 8*len(d.floor) + 2*len(d.filter)
+	return 8*len(d.keys) + 8*len(d.regs) + len(d.base) + 24*len(d.meta) + 8*len(d.floor) + 8*len(d.filter)
 }
 
 // Insert records that key has neighbor.
@@ -165,14 +180,37 @@ func (d *Degree) Insert(key, neighbor uint64) {
 		key = zeroKey
 	}
 	w := int(fastrange(key, d.nCand)) * degWays
-	ways := (*[degWays]uint64)(d.keys[w:])
-	for i, k := range ways {
-		if k == key {
-			d.raise(w+i, int(neighbor>>(64-degP)), rank(neighbor))
-			return
-		}
+	m := match(key, (*[degWays]uint64)(d.keys[w:]))
+	if m == 0 {
+		d.insertFilter(key, neighbor)
+		return
 	}
-	d.insertFilter(key, neighbor)
+	c := bits.TrailingZeros32(m)
+	// raise, inlined and without a branch before the load: a test of rank
+	// against base would be a coin flip for large keys, and each mispredict
+	// would throw away the loads of the next inserts in flight.
+	c += w
+	rel := uint8(min(max(int(rank(neighbor))-int(d.base[c]), 0), relMax))
+	j := int(neighbor >> (64 - degP))
+	p := &d.regs[c*regWords+j/perWord]
+	sh := uint(j%perWord) * 3
+	if old := uint8(*p>>sh) & relMax; rel > old {
+		d.set(c, p, sh, old, rel)
+	}
+}
+
+// match returns the bit mask of the ways holding key, computed as a tree
+// without branches: a short dependency chain from the load to the answer.
+func match(key uint64, w *[degWays]uint64) uint32 {
+	return (b2u(w[0] == key) | b2u(w[1] == key)<<1 | b2u(w[2] == key)<<2 | b2u(w[3] == key)<<3) |
+		(b2u(w[4] == key)<<4 | b2u(w[5] == key)<<5 | b2u(w[6] == key)<<6 | b2u(w[7] == key)<<7)
+}
+
+func b2u(b bool) uint32 {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 func rank(h uint64) uint8 {
@@ -181,19 +219,20 @@ func rank(h uint64) uint8 {
 
 // raise sets register j of candidate c to at least rho.
 func (d *Degree) raise(c, j int, rho uint8) {
+	rel := uint8(min(max(int(rho)-int(d.base[c]), 0), relMax))
+	p := &d.regs[c*regWords+j/perWord]
+	sh := uint(j%perWord) * 3
+	if old := uint8(*p>>sh) & relMax; rel > old {
+		d.set(c, p, sh, old, rel)
+	}
+}
+
+// set changes the register at *p >> sh from old to rel; rare once a key
+// has been seen a few hundred times.
+func (d *Degree) set(c int, p *uint64, sh uint, old, rel uint8) {
+	*p += uint64(rel-old) << sh
 	m := &d.meta[c]
-	if rho <= m.base {
-		return
-	}
-	rel := min(rho-m.base, relMax)
-	p := &d.regs[c*regBytes+j>>1]
-	sh := uint(j&1) << 2
-	old := *p >> sh & 15
-	if rel <= old {
-		return
-	}
-	*p += (rel - old) << sh
-	m.sum -= pow15[old] - pow15[rel]
+	m.sum -= powRel[old] - powRel[rel]
 	if old == 0 {
 		m.zeros--
 		if m.zeros == 0 {
@@ -202,26 +241,59 @@ func (d *Degree) raise(c, j int, rho uint8) {
 	}
 }
 
-// rebase lifts the base while every register is above it, so that 4 bits
-// keep covering the live range of values.
+// rebase lifts the base while every register is above it, so that 3 bits
+// keep covering the live range of values: values more than 7 above the
+// smallest are clamped (as in HLL-TailCut), which moves the estimate by
+// about 0.1%, since they weigh 2^-value in the harmonic mean.
 func (d *Degree) rebase(c int) {
 	m := &d.meta[c]
-	r := d.regs[c*regBytes : (c+1)*regBytes]
-	for m.zeros == 0 && int(m.base) < degQ+1 {
-		m.base++
-		m.sum *= 2
-		zeros := 0
-		for i, b := range r {
-			b -= 0x11
-			r[i] = b
-			if b&15 == 0 {
-				zeros++
-			}
-			if b>>4 == 0 {
-				zeros++
-			}
+	r := d.block(c)
+	for m.zeros == 0 && int(d.base[c]) < degQ+1 {
+		d.base[c]++
+		for i := range r {
+			r[i] -= lanesIn(i)
 		}
-		m.zeros = uint16(zeros)
+		m.sum, m.zeros = scan(r)
+	}
+}
+
+func (d *Degree) block(c int) []uint64 {
+	return d.regs[c*regWords : (c+1)*regWords : (c+1)*regWords]
+}
+
+// lanesIn returns the lane-ones mask of the registers in word i of a block.
+func lanesIn(i int) uint64 {
+	if i == regWords-1 {
+		return laneOnes & (1<<(3*lastRegs) - 1)
+	}
+	return laneOnes
+}
+
+// scan returns the running sum and zero count of a block of registers.
+func scan(r []uint64) (sum uint32, zeros uint16) {
+	for i, w := range r {
+		ones := lanesIn(i)
+		z := ^(w | w>>1 | w>>2) & ones // bit 0 of each zero lane
+		zeros += uint16(bits.OnesCount64(z))
+		for n := bits.OnesCount64(ones); n > 0; n-- {
+			sum += powRel[w&relMax]
+			w >>= 3
+		}
+	}
+	return sum, zeros
+}
+
+// histogram adds the register values (base + rel) of block r to h.
+func histogram(r []uint64, base uint8, h *[degQ + 2]uint32) {
+	var rel [relMax + 1]uint32
+	for i, w := range r {
+		for n := bits.OnesCount64(lanesIn(i)); n > 0; n-- {
+			rel[w&relMax]++
+			w >>= 3
+		}
+	}
+	for v, n := range rel {
+		h[min(int(base)+v, degQ+1)] += n
 	}
 }
 
@@ -235,11 +307,13 @@ func keyTag(key uint64) uint64 {
 
 // record is what neighbor h writes into a HyperLogLog: register and rank.
 func record(h uint64) uint64 {
-	return h>>(64-degP)<<4 | uint64(min(rank(h), relMax))
+	return h>>(64-degP)<<4 | uint64(min(rank(h), 15))
 }
 
-func (d *Degree) filterBucket(fb uint64) []uint64 {
-	return d.filter[fb*fbWords : (fb+1)*fbWords : (fb+1)*fbWords]
+type bucket = *[fbWords]uint64
+
+func (d *Degree) filterBucket(fb uint64) bucket {
+	return bucket(d.filter[fb*fbWords:])
 }
 
 // A filter slot is two words, viewed as eight 16-bit lanes: lane 0 is the
@@ -269,17 +343,12 @@ func (d *Degree) insertFilter(key, neighbor uint64) {
 	}
 	rec := record(neighbor)
 	if s < 0 {
-		// Slots are kept most recently used first: a new key goes in front
-		// and the last falls off.
-		copy(b[2:], b[:fbWords-2])
-		b[0], b[1] = tag|rec<<16, 0
+		admit(b, tag|rec<<16, 0)
 		return
 	}
 	w0, w1 := b[2*s], b[2*s+1]
-	if s > 0 {
-		copy(b[2:2*s+2], b[:2*s])
-		b[0], b[1] = w0, w1
-	}
+	shift(b, s)
+	b[0], b[1] = w0, w1
 	if w0&pendingFlag != 0 {
 		d.insertPending(key, b, rec)
 		return
@@ -297,6 +366,46 @@ func (d *Degree) insertFilter(key, neighbor uint64) {
 		return
 	}
 	d.promote(key, b, rec)
+}
+
+// admit puts a new slot in front of bucket b. Slots are kept most recently
+// used first; the victim is the slot with the fewest records, the least
+// recently used among ties, so that a key seen a few times outlives the
+// stream of keys seen once.
+func admit(b bucket, w0, w1 uint64) {
+	v, best := 0, math.MaxInt
+	for s := range fbSlots {
+		if n := count(b[2*s], b[2*s+1]); n <= best {
+			v, best = s, n
+		}
+	}
+	shift(b, v)
+	b[0], b[1] = w0, w1
+}
+
+// shift moves slots 0..s-1 one place back, over slot s.
+func shift(b bucket, s int) {
+	switch s {
+	case 3:
+		b[6], b[7] = b[4], b[5]
+		fallthrough
+	case 2:
+		b[4], b[5] = b[2], b[3]
+		fallthrough
+	case 1:
+		b[2], b[3] = b[0], b[1]
+	}
+}
+
+// count ranks slot (w0, w1) for eviction, without branches: its number of
+// records, or for a pending slot 8 plus its bits, so that a pending key
+// outlives the keys that are still collecting records.
+func count(w0, w1 uint64) int {
+	n := maxRecords - bits.OnesCount64(zeroLanes(w0)&recLanes0|zeroLanes(w1)>>1)
+	if w0&pendingFlag != 0 {
+		n = maxRecords + 1 + bits.OnesCount64(w0>>16) + bits.OnesCount64(w1)
+	}
+	return n
 }
 
 func recordAt(slot []uint64, i int) uint64 {
@@ -319,20 +428,18 @@ func setRecords(slot []uint64, recs []uint64) {
 }
 
 // slotCount is the number of records of a slot, or 8 if pending.
+// slotCount is the number of records of a slot (not pending).
 func slotCount(slot []uint64) int {
-	if slot[0]&pendingFlag != 0 {
-		return maxRecords + 1
-	}
-	return maxRecords - bits.OnesCount64(zeroLanes(slot[0])&recLanes0) - bits.OnesCount64(zeroLanes(slot[1]))
+	return count(slot[0], slot[1])
 }
 
-func removeSlot(b []uint64, s int) {
+func removeSlot(b bucket, s int) {
 	copy(b[2*s:], b[2*s+2:])
 	b[fbWords-2], b[fbWords-1] = 0, 0
 }
 
 func findTag(b []uint64, tag uint64) int {
-	for s := 0; s < fbSlots && b[2*s] != 0; s++ {
+	for s := 0; 2*s < len(b) && b[2*s] != 0; s++ {
 		if b[2*s]&tagMask == tag {
 			return s
 		}
@@ -343,7 +450,7 @@ func findTag(b []uint64, tag uint64) int {
 // promote moves key, whose slot (slot 0 of b) holds 7 records, to the
 // candidate table with its 8th record rec, or turns the slot into a bitmap
 // if it loses.
-func (d *Degree) promote(key uint64, b []uint64, rec uint64) {
+func (d *Degree) promote(key uint64, b bucket, rec uint64) {
 	slot := b[:2]
 	c, ok := d.claim(key, promoteAt)
 	if !ok {
@@ -351,7 +458,7 @@ func (d *Degree) promote(key uint64, b []uint64, rec uint64) {
 		setPending(slot, rec)
 		return
 	}
-	d.install(c, key, 0)
+	d.install(c, key, [2]uint64{})
 	for i := range maxRecords {
 		r := recordAt(slot, i)
 		d.raise(c, int(r>>4), uint8(r&15))
@@ -360,7 +467,7 @@ func (d *Degree) promote(key uint64, b []uint64, rec uint64) {
 	removeSlot(b, 0)
 }
 
-func (d *Degree) insertPending(key uint64, b []uint64, rec uint64) {
+func (d *Degree) insertPending(key uint64, b bucket, rec uint64) {
 	slot := b[:2]
 	if !setPending(slot, rec) {
 		return
@@ -370,7 +477,7 @@ func (d *Degree) insertPending(key uint64, b []uint64, rec uint64) {
 	if !ok {
 		return
 	}
-	d.install(c, key, uint32(est+0.5))
+	d.install(c, key, [2]uint64{slot[0] &^ 0xffff, slot[1]})
 	removeSlot(b, 0)
 }
 
@@ -429,37 +536,30 @@ func (d *Degree) claim(key uint64, est float64) (int, bool) {
 	return 0, false
 }
 
-func (d *Degree) install(c int, key uint64, offset uint32) {
+func (d *Degree) install(c int, key uint64, pend [2]uint64) {
 	d.keys[c] = key
-	clear(d.regs[c*regBytes : (c+1)*regBytes])
-	d.meta[c] = degMeta{sum: degM << 15, offset: offset, zeros: degM}
+	clear(d.block(c))
+	d.base[c] = 0
+	d.meta[c] = degMeta{pend: pend, sum: degM << relMax, zeros: degM}
 }
 
 // proxy is a cheap estimate (HyperLogLog raw estimate with linear counting
 // below 2.5m) from the running sums, to rank candidates.
 func (d *Degree) proxy(c int) float64 {
-	m := d.meta[c]
-	raw := 0.7213 / (1 + 1.079/degM) * degM * degM * (1 << 15) *
-		float64(uint64(1)<<m.base) / float64(m.sum)
-	if m.base == 0 && raw <= 2.5*degM {
+	m, base := d.meta[c], d.base[c]
+	raw := 0.7213 / (1 + 1.079/degM) * degM * degM * (1 << relMax) *
+		float64(uint64(1)<<base) / float64(m.sum)
+	if base == 0 && raw <= 2.5*degM {
 		raw = lcCand[m.zeros]
 	}
-	return raw + float64(m.offset)
+	return raw + pendingEstimate(m.pend[:])
 }
 
 // estimate is the accurate estimate of candidate c.
 func (d *Degree) estimate(c int) float64 {
-	var rel [16]uint32
-	for _, b := range d.regs[c*regBytes : (c+1)*regBytes] {
-		rel[b&15]++
-		rel[b>>4]++
-	}
-	m := d.meta[c]
 	var hist [degQ + 2]uint32
-	for r, n := range rel {
-		hist[min(int(m.base)+r, degQ+1)] += n
-	}
-	return ertl(hist[:], degM, degQ) + float64(m.offset)
+	histogram(d.block(c), d.base[c], &hist)
+	return ertl(hist[:], degM, degQ) + pendingEstimate(d.meta[c].pend[:])
 }
 
 func (d *Degree) find(key uint64) (int, bool) {
@@ -484,22 +584,14 @@ func (d *Degree) Estimate(key uint64) float64 {
 		return d.estimate(c)
 	}
 	b := d.filterBucket(fastrange(key, d.nFilt))
-	if s := findTag(b, keyTag(key)); s >= 0 {
-		if b[s]&pendingFlag != 0 {
-			return pendingEstimate(b[s : s+slotLen])
+	if s := findTag(b[:], keyTag(key)); s >= 0 {
+		slot := b[2*s : 2*s+2]
+		if slot[0]&pendingFlag != 0 {
+			return pendingEstimate(slot)
 		}
-		return float64(slotCount(b[s : s+slotLen]))
+		return float64(slotCount(slot))
 	}
 	return 0
-}
-
-func findTag(b []uint16, tag uint16) int {
-	for s := 0; s < len(b) && b[s] != 0; s += slotLen {
-		if b[s]&tagMask == tag {
-			return s
-		}
-	}
-	return -1
 }
 
 // Over appends to dst every candidate whose estimated degree is at least
@@ -534,16 +626,19 @@ func (d *Degree) All() iter.Seq2[uint64, float64] {
 func (d *Degree) Reset() {
 	clear(d.keys)
 	clear(d.regs)
+	clear(d.base)
 	clear(d.meta)
 	clear(d.floor)
 	clear(d.filter)
 }
 
 // Merge folds o into d, so that d estimates degrees over both streams.
-// Registers merge exactly (maximum); filter records merge as sets, and a
-// union of more than 7 records becomes a pending bitmap. Offsets of pending
-// keys merge by maximum, so a merge of replicas does not double count. When
-// a bucket overflows the smallest keys are dropped, as on insert.
+// Registers merge exactly (maximum), bucket by bucket: each candidate
+// bucket keeps the 8 largest keys of both sketches, as if it had seen both
+// streams. Filter records merge as sets (a union of more than 7 records
+// becomes a pending bitmap). Offsets of pending keys merge by maximum, so
+// merging replicas does not double count (and merging disjoint streams may
+// under-count those few keys).
 func (d *Degree) Merge(o *Degree) error {
 	if d.nCand != o.nCand || d.nFilt != o.nFilt {
 		return fmt.Errorf("cannot merge Degree: %d/%d and %d/%d buckets: %w",
@@ -552,78 +647,130 @@ func (d *Degree) Merge(o *Degree) error {
 	if d == o {
 		return nil
 	}
-	var abs [degM]uint8
-	for oc, key := range o.keys {
-		if key == 0 {
-			continue
-		}
-		o.loadAbs(oc, &abs)
-		offset := o.meta[oc].offset
-		if c, ok := d.find(key); ok {
-			d.mergeAbs(c, &abs, offset)
-			continue
-		}
-		b := d.filterBucket(fastrange(key, d.nFilt))
-		if s := findTag(b, keyTag(key)); s >= 0 {
-			slot := b[s : s+slotLen]
-			if slot[0]&pendingFlag != 0 {
-				offset = max(offset, uint32(pendingEstimate(slot)+0.5))
-			} else {
-				for _, r := range slot[1:] {
-					if r != 0 {
-						abs[r>>4] = max(abs[r>>4], uint8(r&15))
-					}
-				}
+	type entry struct {
+		key  uint64
+		pend [2]uint64
+		est  float64
+		abs  [degM]uint8
+	}
+	es := new([2 * degWays]entry)
+	var tmp [degM]uint8
+	for w := 0; w < len(d.keys); w += degWays {
+		n := 0
+		for c := w; c < w+degWays; c++ {
+			if d.keys[c] != 0 {
+				e := &es[n]
+				e.key, e.pend = d.keys[c], d.meta[c].pend
+				d.loadAbs(c, &e.abs)
+				n++
 			}
-			removeSlot(b, s)
 		}
-		if c, ok := d.claim(key, estimateAbs(&abs)+float64(offset)); ok {
-			d.install(c, key, 0)
-			d.mergeAbs(c, &abs, offset)
+		mine := n
+		for c := w; c < w+degWays; c++ {
+			key := o.keys[c]
+			if key == 0 {
+				continue
+			}
+			i := 0
+			for i < mine && es[i].key != key {
+				i++
+			}
+			e := &es[i]
+			if i == mine {
+				e = &es[n]
+				n++
+				e.key, e.pend = key, [2]uint64{}
+				clear(e.abs[:])
+				d.takeFilter(key, &e.abs, &e.pend)
+			}
+			o.loadAbs(c, &tmp)
+			for j, v := range tmp {
+				e.abs[j] = max(e.abs[j], v)
+			}
+			e.pend[0] |= o.meta[c].pend[0]
+			e.pend[1] |= o.meta[c].pend[1]
+		}
+		if n == mine && mine == 0 {
+			continue
+		}
+		// Keep the largest degWays keys; survivors of d stay in their ways.
+		for i := range n {
+			es[i].est = estimateAbs(&es[i].abs) + pendingEstimate(es[i].pend[:])
+		}
+		if n > degWays {
+			slices.SortStableFunc(es[:n], func(a, b entry) int { return cmp.Compare(b.est, a.est) })
+			n = degWays
+		}
+		var placed [2 * degWays]bool
+		for c := w; c < w+degWays; c++ {
+			if i := slices.IndexFunc(es[:n], func(e entry) bool { return e.key == d.keys[c] }); d.keys[c] != 0 && i >= 0 {
+				d.storeAbs(c, &es[i].abs, es[i].pend)
+				placed[i] = true
+			} else {
+				d.keys[c] = 0
+			}
+		}
+		c := w
+		for i := range n {
+			if placed[i] {
+				continue
+			}
+			for d.keys[c] != 0 {
+				c++
+			}
+			d.keys[c] = es[i].key
+			d.storeAbs(c, &es[i].abs, es[i].pend)
 		}
 	}
 	for fb := range o.nFilt {
 		ob := o.filterBucket(fb)
-		for s := 0; s < fbLen && ob[s] != 0; s += slotLen {
-			d.mergeSlot(fb, ob[s:s+slotLen])
+		for s := 0; s < fbSlots && ob[2*s] != 0; s++ {
+			d.mergeSlot(fb, ob[2*s:2*s+2])
 		}
 	}
 	return nil
 }
 
+// takeFilter moves key's filter slot, if any, into registers abs and the
+// pending bitmap pend.
+func (d *Degree) takeFilter(key uint64, abs *[degM]uint8, pend *[2]uint64) {
+	b := d.filterBucket(fastrange(key, d.nFilt))
+	s := findTag(b[:], keyTag(key))
+	if s < 0 {
+		return
+	}
+	slot := b[2*s : 2*s+2]
+	if slot[0]&pendingFlag != 0 {
+		pend[0] |= slot[0] &^ 0xffff
+		pend[1] |= slot[1]
+	} else {
+		for i := range slotCount(slot) {
+			r := recordAt(slot, i)
+			abs[r>>4] = max(abs[r>>4], uint8(r&15))
+		}
+	}
+	removeSlot(b, s)
+}
+
 func (d *Degree) loadAbs(c int, abs *[degM]uint8) {
-	base := d.meta[c].base
-	for i, b := range d.regs[c*regBytes : (c+1)*regBytes] {
-		abs[2*i] = b&15 + base
-		abs[2*i+1] = b>>4 + base
+	base := d.base[c]
+	for j := range abs {
+		abs[j] = base + uint8(d.regs[c*regWords+j/perWord]>>(3*(j%perWord)))&relMax
 	}
 }
 
-// mergeAbs raises candidate c's registers to abs and its offset to offset.
-func (d *Degree) mergeAbs(c int, abs *[degM]uint8, offset uint32) {
-	var cur [degM]uint8
-	d.loadAbs(c, &cur)
-	base := uint8(255)
-	for i := range cur {
-		cur[i] = max(cur[i], abs[i])
-		base = min(base, cur[i])
+// storeAbs sets candidate c's registers to abs and its pending bitmap.
+func (d *Degree) storeAbs(c int, abs *[degM]uint8, pend [2]uint64) {
+	base := slices.Min(abs[:])
+	d.base[c] = base
+	r := d.block(c)
+	clear(r)
+	for j, v := range abs {
+		r[j/perWord] |= uint64(min(v-base, relMax)) << (3 * (j % perWord))
 	}
-	m := degMeta{offset: max(d.meta[c].offset, offset), base: base}
-	r := d.regs[c*regBytes : (c+1)*regBytes]
-	for i := range r {
-		lo, hi := min(cur[2*i]-base, relMax), min(cur[2*i+1]-base, relMax)
-		r[i] = lo | hi<<4
-		m.sum += pow15[lo] + pow15[hi]
-		m.zeros += uint16(b2i(lo == 0) + b2i(hi == 0))
-	}
-	d.meta[c] = m
-}
-
-func b2i(b bool) int {
-	if b {
-		return 1
-	}
-	return 0
+	m := &d.meta[c]
+	m.pend = pend
+	m.sum, m.zeros = scan(r)
 }
 
 func estimateAbs(abs *[degM]uint8) float64 {
@@ -635,7 +782,7 @@ func estimateAbs(abs *[degM]uint8) float64 {
 }
 
 // mergeSlot folds filter slot src of o's bucket fb into d.
-func (d *Degree) mergeSlot(fb uint64, src []uint16) {
+func (d *Degree) mergeSlot(fb uint64, src []uint64) {
 	tag := src[0] & tagMask
 	pending := src[0]&pendingFlag != 0
 	// Filter buckets nest in candidate buckets, so a candidate of d with the
@@ -647,51 +794,49 @@ func (d *Degree) mergeSlot(fb uint64, src []uint16) {
 			continue
 		}
 		if pending {
-			d.meta[c].offset = max(d.meta[c].offset, uint32(pendingEstimate(src)+0.5))
+			d.meta[c].pend[0] |= src[0] &^ 0xffff
+			d.meta[c].pend[1] |= src[1]
 			return
 		}
-		for _, r := range src[1:] {
-			if r != 0 {
-				d.raise(c, int(r>>4), uint8(r&15))
-			}
+		for i := range slotCount(src) {
+			r := recordAt(src, i)
+			d.raise(c, int(r>>4), uint8(r&15))
 		}
 		return
 	}
 	b := d.filterBucket(fb)
-	s := findTag(b, tag)
+	s := findTag(b[:], tag)
 	if s < 0 {
-		s = admitSlot(b)
-		copy(b[s:s+slotLen], src)
+		admit(b, src[0], src[1])
 		return
 	}
-	dst := b[s : s+slotLen]
-	if !pending && dst[0]&pendingFlag == 0 {
-		if unionRecords(dst, src) {
-			return
-		}
+	dst := b[2*s : 2*s+2]
+	if !pending && dst[0]&pendingFlag == 0 && unionRecords(dst, src) {
+		return
 	}
 	if dst[0]&pendingFlag == 0 {
 		toPending(dst)
 	}
 	if pending {
-		for i, w := range src[1:] {
-			dst[1+i] |= w
-		}
+		dst[0] |= src[0] &^ 0xffff
+		dst[1] |= src[1]
 		return
 	}
-	for _, r := range src[1:] {
-		if r != 0 {
-			setPending(dst, r)
-		}
+	for i := range slotCount(src) {
+		setPending(dst, recordAt(src, i))
 	}
 }
 
 // unionRecords adds src's records to dst and reports whether they fit.
-func unionRecords(dst, src []uint16) bool {
-	var u [2 * maxRecords]uint16
-	n := copy(u[:], dst[1:slotCount(dst)+1])
-	for _, r := range src[1:] {
-		if r != 0 && !slices.Contains(u[:n], r) {
+func unionRecords(dst, src []uint64) bool {
+	var u [2 * maxRecords]uint64
+	n := 0
+	for i := range slotCount(dst) {
+		u[n] = recordAt(dst, i)
+		n++
+	}
+	for i := range slotCount(src) {
+		if r := recordAt(src, i); !slices.Contains(u[:n], r) {
 			u[n] = r
 			n++
 		}
@@ -699,17 +844,21 @@ func unionRecords(dst, src []uint16) bool {
 	if n > maxRecords {
 		return false
 	}
-	copy(dst[1:], u[:maxRecords])
+	setRecords(dst, u[:n])
 	return true
 }
 
 // Degree encoding: version, kind, degP, candidate buckets (u32), filter
 // buckets per candidate bucket (u32); per candidate: key (u64), base (u8),
-// offset (u32), registers; then the filter words (u16). All little-endian.
-const degHeader = 2 + 1 + 4 + 4
+// pending bitmap (2 u64), register words; then the filter words (u64). All
+// little-endian.
+const (
+	degHeader = 2 + 1 + 4 + 4
+	candLen   = 8 + 1 + 16 + 8*regWords
+)
 
 func encodedLen(nCand, nFilt uint64) int {
-	return degHeader + int(nCand)*degWays*(8+1+4+regBytes) + int(nFilt)*fbLen*2
+	return degHeader + int(nCand)*degWays*candLen + int(nFilt)*fbWords*8
 }
 
 // AppendBinary implements encoding.BinaryAppender.
@@ -720,12 +869,15 @@ func (d *Degree) AppendBinary(dst []byte) ([]byte, error) {
 	dst = binary.LittleEndian.AppendUint32(dst, uint32(d.nFilt/d.nCand))
 	for c, key := range d.keys {
 		dst = binary.LittleEndian.AppendUint64(dst, key)
-		dst = append(dst, d.meta[c].base)
-		dst = binary.LittleEndian.AppendUint32(dst, d.meta[c].offset)
-		dst = append(dst, d.regs[c*regBytes:(c+1)*regBytes]...)
+		dst = append(dst, d.base[c])
+		dst = binary.LittleEndian.AppendUint64(dst, d.meta[c].pend[0])
+		dst = binary.LittleEndian.AppendUint64(dst, d.meta[c].pend[1])
+		for _, w := range d.block(c) {
+			dst = binary.LittleEndian.AppendUint64(dst, w)
+		}
 	}
 	for _, w := range d.filter {
-		dst = binary.LittleEndian.AppendUint16(dst, w)
+		dst = binary.LittleEndian.AppendUint64(dst, w)
 	}
 	return dst, nil
 }
@@ -754,15 +906,23 @@ func (d *Degree) UnmarshalBinary(data []byte) error {
 	if want := encodedLen(nCand, nFilt) - degHeader; len(body) != want {
 		return fail("%d bytes, want %d", len(body), want)
 	}
-	const rec = 8 + 1 + 4 + regBytes
+	const rec = candLen
+	var block [regWords]uint64
 	for c := range int(nCand) * degWays {
 		e := body[c*rec : (c+1)*rec]
-		key, base, offset, regs := binary.LittleEndian.Uint64(e), e[8], binary.LittleEndian.Uint32(e[9:]), e[13:]
+		key, base := binary.LittleEndian.Uint64(e), e[8]
+		pend := [2]uint64{binary.LittleEndian.Uint64(e[9:]), binary.LittleEndian.Uint64(e[17:])}
+		for i := range block {
+			block[i] = binary.LittleEndian.Uint64(e[25+8*i:])
+		}
 		if key == 0 {
-			if base != 0 || offset != 0 || slices.ContainsFunc(regs, func(b byte) bool { return b != 0 }) {
+			if base != 0 || pend != [2]uint64{} || block != [regWords]uint64{} {
 				return fail("free way %d not empty", c)
 			}
 			continue
+		}
+		if pend[0]&0xffff != 0 {
+			return fail("stray pending bits")
 		}
 		w := c / degWays * degWays
 		if int(fastrange(key, nCand))*degWays != w {
@@ -773,17 +933,24 @@ func (d *Degree) UnmarshalBinary(data []byte) error {
 				return fail("key %#x twice", key)
 			}
 		}
-		for _, b := range regs {
-			if int(base)+int(max(b&15, b>>4)) > degQ+1 {
-				return fail("register above %d", degQ+1)
+		top := uint64(0)
+		for i, w := range block {
+			if w&^(lanesIn(i)*relMax) != 0 {
+				return fail("stray register bits")
 			}
+			for ; w != 0; w >>= 3 {
+				top = max(top, w&relMax)
+			}
+		}
+		if int(base)+int(top) > degQ+1 {
+			return fail("register above %d", degQ+1)
 		}
 	}
 	fw := body[int(nCand)*degWays*rec:]
-	var b [fbLen]uint16
+	var b [fbWords]uint64
 	for fb := range int(nFilt) {
 		for i := range b {
-			b[i] = binary.LittleEndian.Uint16(fw[2*(fb*fbLen+i):])
+			b[i] = binary.LittleEndian.Uint64(fw[8*(fb*fbWords+i):])
 		}
 		if err := checkBucket(b[:]); err != "" {
 			return fail("filter bucket %d: %s", fb, err)
@@ -797,32 +964,32 @@ func (d *Degree) UnmarshalBinary(data []byte) error {
 	for c := range d.keys {
 		e := body[c*rec : (c+1)*rec]
 		d.keys[c] = binary.LittleEndian.Uint64(e)
-		regs := d.regs[c*regBytes : (c+1)*regBytes]
-		copy(regs, e[13:])
-		m := degMeta{base: e[8], offset: binary.LittleEndian.Uint32(e[9:])}
-		for _, b := range regs {
-			m.sum += pow15[b&15] + pow15[b>>4]
-			m.zeros += uint16(b2i(b&15 == 0) + b2i(b>>4 == 0))
+		r := d.block(c)
+		for i := range r {
+			r[i] = binary.LittleEndian.Uint64(e[25+8*i:])
 		}
-		d.meta[c] = m
+		d.base[c] = e[8]
+		m := &d.meta[c]
+		m.pend = [2]uint64{binary.LittleEndian.Uint64(e[9:]), binary.LittleEndian.Uint64(e[17:])}
+		m.sum, m.zeros = scan(r)
 		if d.keys[c] != 0 && m.zeros == 0 {
 			d.rebase(c)
 		}
 	}
 	for i := range d.filter {
-		d.filter[i] = binary.LittleEndian.Uint16(fw[2*i:])
+		d.filter[i] = binary.LittleEndian.Uint64(fw[8*i:])
 	}
 	return nil
 }
 
 // checkBucket reports what is wrong with a filter bucket, or "".
-func checkBucket(b []uint16) string {
+func checkBucket(b []uint64) string {
 	free := false
-	for s := 0; s < fbLen; s += slotLen {
-		slot := b[s : s+slotLen]
-		if slot[0] == 0 {
+	for s := range fbSlots {
+		slot := b[2*s : 2*s+2]
+		if slot[0]&0xffff == 0 {
 			free = true
-			if slices.ContainsFunc(slot, func(w uint16) bool { return w != 0 }) {
+			if slot[0] != 0 || slot[1] != 0 {
 				return "free slot not empty"
 			}
 			continue
@@ -834,21 +1001,25 @@ func checkBucket(b []uint16) string {
 		if tag == 0 {
 			return "zero tag"
 		}
-		if findTag(b[:s], tag) >= 0 {
+		if findTag(b[:2*s], tag) >= 0 {
 			return "tag twice"
 		}
 		if slot[0]&pendingFlag != 0 {
 			continue
 		}
 		n := slotCount(slot)
-		for i, r := range slot[1:] {
+		for i := range maxRecords {
+			r := recordAt(slot, i)
 			switch {
 			case i >= n && r != 0:
 				return "record after a free record"
 			case i < n && (r>>4 >= degM || r&15 == 0):
 				return "bad record"
-			case i < n && slices.Contains(slot[1:1+i], r):
-				return "record twice"
+			}
+			for k := range i {
+				if i < n && recordAt(slot, k) == r {
+					return "record twice"
+				}
 			}
 		}
 	}
