@@ -14,6 +14,9 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/sluicehq/sluice/config"
 )
 
 // Admin serves /metrics /healthz /readyz /api on the admin listener.
@@ -48,6 +51,8 @@ func NewAdmin(g *Gate) (*Admin, error) {
 	mux.HandleFunc("GET /api/batches", a.listBatches)
 	mux.HandleFunc("GET /api/batches/{id}", a.getBatch)
 	mux.HandleFunc("POST /api/feeds/{feed}/partitions/{p}/resume", a.mutation(a.resume))
+	mux.HandleFunc("POST /api/batches/{id}/release", a.mutation(a.change(Release)))
+	mux.HandleFunc("POST /api/batches/{id}/drop", a.mutation(a.change(Drop)))
 	a.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	return a, nil
 }
@@ -163,6 +168,35 @@ func (a *Admin) resume(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusAccepted, map[string]any{"feed": feed, "partition": p, "batch": batch, "status": "resume requested"})
+}
+
+// change serves release and drop: body {"reason": "..."}; drop needs a
+// reason.
+func (a *Admin) change(fn func(context.Context, *config.Config, string, string, string, ...kgo.Opt) (*Decision, error)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		var body struct {
+			Reason string `json:"reason"`
+		}
+		if r.ContentLength != 0 {
+			if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<16)).Decode(&body); err != nil {
+				writeError(w, http.StatusBadRequest, "body must be JSON like {\"reason\": \"...\"}: "+err.Error())
+				return
+			}
+		}
+		if strings.HasSuffix(r.URL.Path, "/drop") && strings.TrimSpace(body.Reason) == "" {
+			writeError(w, http.StatusBadRequest, "drop needs a reason: {\"reason\": \"...\"}")
+			return
+		}
+		d, err := fn(r.Context(), a.g.cfg, r.PathValue("id"), "admin-api", body.Reason, a.g.opts.KafkaOpts...)
+		switch {
+		case errors.Is(err, ErrNotHeld):
+			writeError(w, http.StatusConflict, err.Error())
+		case err != nil:
+			writeError(w, http.StatusBadGateway, err.Error())
+		default:
+			writeJSON(w, http.StatusOK, d)
+		}
+	}
 }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {

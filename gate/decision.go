@@ -41,8 +41,19 @@ type Decision struct {
 	// Shadow is set when the feed is in shadow mode: the verdict was
 	// recorded but the batch was passed.
 	Shadow bool `json:"shadow,omitempty"`
+	// Quarantine is where a diverted batch's records are.
+	Quarantine *Location `json:"quarantine,omitempty"`
 	// Change records a later state change (release, drop) of the batch.
 	Change *Change `json:"change,omitempty"`
+}
+
+// Location is a range of records in one topic partition.
+type Location struct {
+	Topic       string `json:"topic"`
+	Partition   int32  `json:"partition"`
+	FirstOffset int64  `json:"first_offset"`
+	LastOffset  int64  `json:"last_offset"`
+	Records     int    `json:"records"`
 }
 
 // Change is who changed a batch's state after its decision, when and why.

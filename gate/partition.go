@@ -58,6 +58,7 @@ type closed struct {
 	held     []*kgo.Record
 	spilled  bool
 	state    []byte // the partition's state after this batch
+	span     *span  // where a diverted batch's records went
 	duration time.Time
 }
 

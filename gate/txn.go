@@ -21,6 +21,32 @@ const (
 	HeaderReasons = "sluice-reasons"
 )
 
+// span is the offsets a diverted batch took in the quarantine topic.
+type span struct {
+	mu          sync.Mutex
+	first, last int64
+	n           int
+}
+
+func (s *span) add(o int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.first < 0 || o < s.first {
+		s.first = o
+	}
+	s.last = max(s.last, o)
+	s.n++
+}
+
+func (s *span) location(topic string, part int32) *Location {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.n == 0 {
+		return nil
+	}
+	return &Location{Topic: topic, Partition: part, FirstOffset: s.first, LastOffset: s.last, Records: s.n}
+}
+
 // errCrash stops the gate where a test says a crash happens.
 var errCrash = errors.New("crash")
 
@@ -46,15 +72,33 @@ func (g *Gate) commit(ctx context.Context, batches []*closed) error {
 		}
 	}
 	offsets := map[string]map[int32]int64{}
+	diverted := false
 	for _, b := range batches {
-		if err := g.produceBatch(ctx, b, promise); err != nil {
+		if err := g.produceRecords(ctx, b, promise); err != nil {
 			promise(nil, err)
 			break
 		}
+		diverted = diverted || b.span != nil
 		if offsets[b.p.topic] == nil {
 			offsets[b.p.topic] = map[int32]int64{}
 		}
 		offsets[b.p.topic][b.p.id] = b.dec.LastOffset + 1
+	}
+	// A diverted batch's decision says where its records sit in the
+	// quarantine topic, so release and export read just that range: wait
+	// for their offsets before writing the decisions.
+	if diverted {
+		if err := g.sess.Client().Flush(ctx); err != nil {
+			promise(nil, err)
+		}
+	}
+	for _, b := range batches {
+		if b.span != nil {
+			b.dec.Quarantine = b.span.location(b.p.feed.cfg.Quarantine, b.p.id)
+		}
+		if err := g.produceDecision(ctx, b, promise); err != nil {
+			promise(nil, err)
+		}
 	}
 	if err := g.sess.Client().Flush(ctx); err != nil {
 		promise(nil, err)
@@ -105,8 +149,9 @@ func (g *Gate) commit(ctx context.Context, batches []*closed) error {
 	return nil
 }
 
-// produceBatch produces one batch's records, decision and state.
-func (g *Gate) produceBatch(ctx context.Context, b *closed, promise func(*kgo.Record, error)) error {
+// produceRecords produces one batch's records to the output or the
+// quarantine topic.
+func (g *Gate) produceRecords(ctx context.Context, b *closed, promise func(*kgo.Record, error)) error {
 	p := b.p
 	f := p.feed.cfg
 	forward := b.dec.State == StatePassed
@@ -116,6 +161,14 @@ func (g *Gate) produceBatch(ctx context.Context, b *closed, promise func(*kgo.Re
 	}
 	var extra []kgo.RecordHeader
 	if !forward {
+		b.span = &span{first: -1}
+		inner := promise
+		promise = func(r *kgo.Record, err error) {
+			if err == nil {
+				b.span.add(r.Offset)
+			}
+			inner(r, err)
+		}
 		extra = []kgo.RecordHeader{
 			{Key: HeaderBatch, Value: []byte(b.dec.Batch)},
 			{Key: HeaderVerdict, Value: []byte(b.dec.Verdict.String())},
@@ -127,8 +180,7 @@ func (g *Gate) produceBatch(ctx context.Context, b *closed, promise func(*kgo.Re
 		if dropBad && !p.j.decodes(r.Value) {
 			return
 		}
-		// The fetched record is reused for producing: key, value, headers
-		// and timestamp stay byte-identical.
+		// Key, value, headers and timestamp stay byte-identical.
 		out := &kgo.Record{Topic: target, Partition: p.id, Key: r.Key, Value: r.Value, Headers: r.Headers, Timestamp: r.Timestamp}
 		if extra != nil {
 			out.Headers = append(append(make([]kgo.RecordHeader, 0, len(r.Headers)+len(extra)), r.Headers...), extra...)
@@ -147,6 +199,13 @@ func (g *Gate) produceBatch(ctx context.Context, b *closed, promise func(*kgo.Re
 			return err
 		}
 	}
+	return nil
+}
+
+// produceDecision produces a batch's decision record and its partition's
+// state.
+func (g *Gate) produceDecision(ctx context.Context, b *closed, promise func(*kgo.Record, error)) error {
+	f, p := b.p.feed.cfg, b.p
 	val, err := json.Marshal(&b.dec)
 	if err != nil {
 		return fmt.Errorf("cannot encode decision: %w", err)

@@ -27,6 +27,7 @@ var commands = []command{
 	{"demo", "run the gate on a simulated vendor feed with incidents", cmdDemo},
 	{"check", "validate a config file", cmdCheck},
 	{"dev-broker", "run the embedded Kafka-compatible broker", cmdDevBroker},
+	{"quarantine", "list, show, release, drop or export held batches", cmdQuarantine},
 	{"resume", "lift the halt of a feed partition", cmdResume},
 	{"simulate", "generate a vendor feed with incidents", cmdSimulate},
 	{"version", "print the version", cmdVersion},
