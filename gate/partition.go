@@ -57,9 +57,10 @@ type closed struct {
 	dec      Decision
 	held     []*kgo.Record
 	spilled  bool
-	state    []byte // the partition's state after this batch
-	span     *span  // where a diverted batch's records went
-	duration time.Time
+	findings []detectors.Finding // all of them, passing ones included
+	state    []byte              // the partition's state after this batch
+	span     *span               // where a diverted batch's records went
+	arrived  time.Time           // when its first record arrived
 }
 
 // add puts a record into the open batch, closing the batch first when the
@@ -124,7 +125,7 @@ func (p *partition) close(now time.Time) *closed {
 	if f.cfg.Shadow {
 		verdict = detectors.Pass
 	}
-	c := &closed{p: p, held: p.held, spilled: p.spilled, duration: p.arrived}
+	c := &closed{p: p, held: p.held, spilled: p.spilled, arrived: p.arrived, findings: findings}
 	c.dec = Decision{
 		Batch: db.ID, Feed: f.cfg.Name, Topic: p.topic, Partition: p.id,
 		FirstOffset: p.first, LastOffset: p.last, Records: p.count, Bytes: p.bytes,

@@ -270,7 +270,7 @@ func (g *Gate) committed(batches []*closed) {
 		p.committedState = b.state
 		m := &p.feed.m
 		m.batches[b.dec.Verdict].Inc()
-		m.duration.Observe(now.Sub(b.duration).Seconds())
+		m.duration.Observe(now.Sub(b.arrived).Seconds())
 		n := float64(b.dec.Records - b.dec.Dropped)
 		switch b.dec.State {
 		case StatePassed:

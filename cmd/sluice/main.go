@@ -26,6 +26,7 @@ var commands = []command{
 	{"run", "run the gate", cmdRun},
 	{"demo", "run the gate on a simulated vendor feed with incidents", cmdDemo},
 	{"check", "validate a config file", cmdCheck},
+	{"replay", "dry-run a recorded feed through the detectors", cmdReplay},
 	{"dev-broker", "run the embedded Kafka-compatible broker", cmdDevBroker},
 	{"quarantine", "list, show, release, drop or export held batches", cmdQuarantine},
 	{"resume", "lift the halt of a feed partition", cmdResume},
