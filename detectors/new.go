@@ -18,9 +18,9 @@ type Env struct {
 	Dir    string
 	Logger *slog.Logger
 	// Reference opens what an accuracy detector checks records against.
-	// The gate provides it (a topic reference needs Kafka, which this
-	// package never touches); nil means only what OpenReference below
-	// can open without Kafka.
+	// The gate and replay set it to a reference.Opener's Open (a topic
+	// reference needs Kafka, which this package never touches); an
+	// accuracy detector without it is a construction error.
 	Reference func(config.Reference) (Reference, error)
 }
 

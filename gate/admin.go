@@ -53,6 +53,7 @@ func NewAdmin(g *Gate) (*Admin, error) {
 	mux.HandleFunc("POST /api/feeds/{feed}/partitions/{p}/resume", a.mutation(a.resume))
 	mux.HandleFunc("POST /api/batches/{id}/release", a.mutation(a.change(Release)))
 	mux.HandleFunc("POST /api/batches/{id}/drop", a.mutation(a.change(Drop)))
+	mux.Handle("GET /{$}", newReviewPage(a))
 	a.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	return a, nil
 }

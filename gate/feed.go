@@ -2,8 +2,6 @@ package gate
 
 import (
 	"fmt"
-	"log/slog"
-	"path/filepath"
 
 	"github.com/cespare/xxhash/v2"
 
@@ -59,14 +57,10 @@ func newJudge(cfg *config.Config, f *config.Feed, env *detectors.Env) (*judge, e
 	return j, nil
 }
 
-// newEnv is the detector environment of a feed.
-func newEnv(cfg *config.Config, f *config.Feed, logger *slog.Logger) *detectors.Env {
-	redact := f.RedactKeys == nil || *f.RedactKeys
-	dir := "."
-	if cfg.File != "" {
-		dir = filepath.Dir(cfg.File)
-	}
-	return &detectors.Env{Feed: f.Name, Binder: &detectors.Binder{}, RedactKeys: redact, Dir: dir, Logger: logger}
+// env is the detector environment of a feed.
+func (g *Gate) env(f *config.Feed) *detectors.Env {
+	return &detectors.Env{Feed: f.Name, Binder: &detectors.Binder{}, RedactKeys: f.RedactKeysOrDefault(),
+		Dir: g.cfg.Dir(), Logger: g.log, Reference: g.refs.Open}
 }
 
 // observe decodes one record and shows it to every detector. It reports

@@ -22,6 +22,7 @@ import (
 
 	"github.com/sluicehq/sluice/config"
 	"github.com/sluicehq/sluice/detectors"
+	"github.com/sluicehq/sluice/reference"
 )
 
 // Options are what the caller adds to a config.
@@ -53,6 +54,7 @@ type Gate struct {
 	met  *metrics
 
 	feeds map[string]*feedRuntime // by input topic
+	refs  *reference.Opener       // accuracy references, shared by partitions
 
 	mu    sync.Mutex // guards events
 	evs   events
@@ -77,6 +79,7 @@ type events struct {
 	revoked  []tp
 	assigned []tp
 	resumes  []resumeRequest
+	reload   *config.Config
 }
 
 // feedRuntime is one configured feed in the running gate.
@@ -109,13 +112,16 @@ func New(cfg *config.Config, opts Options) (*Gate, error) {
 	}
 	g := &Gate{cfg: cfg, opts: opts, log: opts.Logger, feeds: map[string]*feedRuntime{}, parts: map[tp]*partition{}}
 	g.met = newMetrics(opts.Registry)
+	g.refs = reference.NewOpener(cfg.Dir(), reference.WithBrokers(cfg.Brokers...),
+		reference.WithKafka(opts.KafkaOpts...), reference.WithLogger(opts.Logger))
 	notReady := []string{"not started"}
 	g.readyErr.Store(&notReady)
 	for i := range cfg.Feeds {
 		f := &cfg.Feeds[i]
 		fr := &feedRuntime{g: g, cfg: f}
 		fr.m = g.met.feed(f)
-		if _, err := newJudge(cfg, f, newEnv(cfg, f, g.log)); err != nil {
+		if _, err := newJudge(cfg, f, g.env(f)); err != nil {
+			g.refs.Close()
 			return nil, err
 		}
 		g.feeds[f.Input] = fr
@@ -138,6 +144,7 @@ func (g *Gate) Registry() *prometheus.Registry { return g.opts.Registry }
 // the partition next judges them again) and Run returns nil.
 func (g *Gate) Run(ctx context.Context) error {
 	g.started.Store(true)
+	defer g.refs.Close()
 	ti, err := g.ensureTopics(ctx)
 	for waited := false; errors.Is(err, errInputMissing); waited = true {
 		// A sidecar may start before the vendor's topic exists: wait for
@@ -289,7 +296,7 @@ func (g *Gate) loop(ctx context.Context) error {
 				p.feed.m.in.Inc()
 			}
 			batches = p.add(r, now, batches)
-			if n := len(batches); n > 0 && batches[n-1].p == p && batches[n-1].dec.Verdict == detectors.Halt && !p.feed.cfg.Shadow {
+			if n := len(batches); n > 0 && batches[n-1].p == p && batches[n-1].dec.Verdict == detectors.Halt && !p.cfg.Shadow {
 				// Nothing after a halting batch is read until resumed.
 				p.abandon()
 			}
@@ -354,7 +361,7 @@ func (g *Gate) applyEvents(ctx context.Context) {
 		if p := g.parts[t]; p != nil {
 			p.abandon()
 			delete(g.parts, t)
-			g.met.partitionHalted.DeleteLabelValues(p.feed.cfg.Name, itoa(p.id))
+			g.met.partitionHalted.DeleteLabelValues(p.cfg.Name, itoa(p.id))
 		}
 	}
 	if len(ev.assigned) > 0 {
@@ -371,15 +378,15 @@ func (g *Gate) applyEvents(ctx context.Context) {
 				g.log.Error("cannot build detectors for partition", "topic", t.topic, "partition", t.part, "err", err)
 				continue
 			}
-			p.restore(g.tail.stateOf(stateKey(p.feed.cfg.Name, p.id)))
+			p.restore(g.tail.stateOf(stateKey(p.cfg.Name, p.id)))
 			g.parts[t] = p
-			if r, ok := g.tail.resumeOf(p.feed.cfg.Name, p.id); ok && p.halted && r.Batch == p.haltedBatch {
+			if r, ok := g.tail.resumeOf(p.cfg.Name, p.id); ok && p.halted && r.Batch == p.haltedBatch {
 				p.halted = false // resumed while no one owned it
 			}
 			g.setHaltedGauge(p)
 			if p.halted {
 				g.sess.Client().PauseFetchPartitions(map[string][]int32{t.topic: {t.part}})
-				g.log.Warn("partition is halted; waiting for resume", "feed", p.feed.cfg.Name, "partition", p.id, "batch", p.haltedBatch)
+				g.log.Warn("partition is halted; waiting for resume", "feed", p.cfg.Name, "partition", p.id, "batch", p.haltedBatch)
 			} else {
 				g.sess.Client().ResumeFetchPartitions(map[string][]int32{t.topic: {t.part}})
 			}
@@ -388,6 +395,9 @@ func (g *Gate) applyEvents(ctx context.Context) {
 	for _, r := range ev.resumes {
 		g.resume(r)
 	}
+	if ev.reload != nil {
+		g.applyReload(ev.reload)
+	}
 }
 
 func (g *Gate) newPartition(t tp) (*partition, error) {
@@ -395,11 +405,11 @@ func (g *Gate) newPartition(t tp) (*partition, error) {
 	if f == nil {
 		return nil, fmt.Errorf("no feed reads topic %s", t.topic)
 	}
-	j, err := newJudge(g.cfg, f.cfg, newEnv(g.cfg, f.cfg, g.log))
+	j, err := newJudge(g.cfg, f.cfg, g.env(f.cfg))
 	if err != nil {
 		return nil, err
 	}
-	return &partition{feed: f, topic: t.topic, id: t.part, j: j, next: -1}, nil
+	return &partition{feed: f, cfg: f.cfg, topic: t.topic, id: t.part, j: j, next: -1}, nil
 }
 
 // resume lifts a halt when the request names the batch that halted the
@@ -449,7 +459,7 @@ func (g *Gate) rewind(batches []*closed) {
 		first := b.dec.FirstOffset
 		np, err := g.newPartition(tp{p.topic, p.id})
 		if err != nil {
-			g.log.Error("cannot rebuild partition after abort", "feed", p.feed.cfg.Name, "partition", p.id, "err", err)
+			g.log.Error("cannot rebuild partition after abort", "feed", p.cfg.Name, "partition", p.id, "err", err)
 			continue
 		}
 		np.restore(p.committedState)
@@ -482,7 +492,7 @@ func (g *Gate) setHaltedGauge(p *partition) {
 	if p.halted {
 		v = 1
 	}
-	g.met.partitionHalted.WithLabelValues(p.feed.cfg.Name, itoa(p.id)).Set(v)
+	g.met.partitionHalted.WithLabelValues(p.cfg.Name, itoa(p.id)).Set(v)
 }
 
 func (g *Gate) setNotReady(reasons ...string) {

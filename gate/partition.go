@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/cespare/xxhash/v2"
+	"github.com/sluicehq/sluice/config"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/sluicehq/sluice/detectors"
@@ -13,10 +14,15 @@ import (
 // partition is one assigned input partition: its open batch, its detectors
 // and where its committed position stands. Only the gate's loop touches it.
 type partition struct {
-	feed  *feedRuntime
-	topic string
-	id    int32
-	j     *judge
+	feed *feedRuntime
+	// cfg is the feed's config this partition runs with; a reload swaps
+	// it at a batch boundary.
+	cfg *config.Feed
+	// pending is a reloaded config waiting for the open batch to close.
+	pending *config.Feed
+	topic   string
+	id      int32
+	j       *judge
 
 	// next is the offset the consumer group has committed (or will, once
 	// the pending transaction commits): the first offset not yet decided.
@@ -67,7 +73,7 @@ type closed struct {
 // record's boundary header differs, and after it when a size limit is hit.
 // It returns batches that closed.
 func (p *partition) add(r *kgo.Record, now time.Time, out []*closed) []*closed {
-	b := &p.feed.cfg.Batch
+	b := &p.cfg.Batch
 	if p.open && b.BoundaryHeader != "" {
 		if v := header(r, b.BoundaryHeader); !bytes.Equal(v, p.boundary) {
 			out = append(out, p.close(now))
@@ -105,34 +111,34 @@ func (p *partition) add(r *kgo.Record, now time.Time, out []*closed) []*closed {
 
 // due reports whether the open batch has waited max_wait.
 func (p *partition) due(now time.Time) bool {
-	return p.open && now.Sub(p.arrived) >= time.Duration(p.feed.cfg.Batch.MaxWait)
+	return p.open && now.Sub(p.arrived) >= time.Duration(p.cfg.Batch.MaxWait)
 }
 
 // deadline is when the open batch will be due.
 func (p *partition) deadline() time.Time {
-	return p.arrived.Add(time.Duration(p.feed.cfg.Batch.MaxWait))
+	return p.arrived.Add(time.Duration(p.cfg.Batch.MaxWait))
 }
 
 // close judges the open batch and readies the partition for the next one.
 func (p *partition) close(now time.Time) *closed {
 	f := p.feed
 	db := detectors.Batch{
-		ID: BatchID(f.cfg.Name, p.id, p.first), Feed: f.cfg.Name, Partition: p.id,
+		ID: BatchID(p.cfg.Name, p.id, p.first), Feed: p.cfg.Name, Partition: p.id,
 		FirstOffset: p.first, Records: p.count, Bytes: p.bytes, Time: p.ts,
 	}
 	findings, verdict := p.j.judgeBatch(&db, p.decodeErrs, p.decodeEx)
 	recorded := verdict
-	if f.cfg.Shadow {
+	if p.cfg.Shadow {
 		verdict = detectors.Pass
 	}
 	c := &closed{p: p, held: p.held, spilled: p.spilled, arrived: p.arrived, findings: findings}
 	c.dec = Decision{
-		Batch: db.ID, Feed: f.cfg.Name, Topic: p.topic, Partition: p.id,
+		Batch: db.ID, Feed: p.cfg.Name, Topic: p.topic, Partition: p.id,
 		FirstOffset: p.first, LastOffset: p.last, Records: p.count, Bytes: p.bytes,
 		Verdict: recorded, State: stateFor(verdict), DecidedAt: now.UTC(),
-		Findings: failing(findings), Shadow: f.cfg.Shadow && recorded != verdict,
+		Findings: failing(findings), Shadow: p.cfg.Shadow && recorded != verdict,
 	}
-	if f.cfg.OnDecodeError == "drop" {
+	if p.cfg.OnDecodeError == "drop" {
 		c.dec.Dropped = p.decodeErrs
 	}
 	f.observeFindings(findings)
@@ -149,6 +155,9 @@ func (p *partition) close(now time.Time) *closed {
 	p.held = nil // the closed batch owns the slice now
 	p.spilled = false
 	p.decodeEx = nil
+	if p.pending != nil {
+		p.switchConfig()
+	}
 	return c
 }
 
@@ -198,10 +207,10 @@ func (p *partition) appendState(dst []byte) []byte {
 	for i, d := range p.j.dets {
 		st, err := d.AppendState(nil)
 		if err != nil {
-			p.feed.g.log.Error("cannot save detector state", "feed", p.feed.cfg.Name, "partition", p.id, "detector", d.Name(), "err", err)
+			p.feed.g.log.Error("cannot save detector state", "feed", p.cfg.Name, "partition", p.id, "detector", d.Name(), "err", err)
 			st = nil
 		}
-		s.Detectors = append(s.Detectors, detectorState{Name: p.feed.cfg.Detectors[i].Name, Type: d.Type(), State: st})
+		s.Detectors = append(s.Detectors, detectorState{Name: p.cfg.Detectors[i].Name, Type: d.Type(), State: st})
 	}
 	return appendState(dst, &s)
 }
@@ -216,13 +225,13 @@ func (p *partition) restore(b []byte) {
 	}
 	s, err := parseState(b)
 	if err != nil {
-		p.feed.g.log.Warn("partition state unreadable; starting in warm-up", "feed", p.feed.cfg.Name, "partition", p.id, "err", err)
-		p.feed.g.met.stateWarmups.WithLabelValues(p.feed.cfg.Name).Inc()
+		p.feed.g.log.Warn("partition state unreadable; starting in warm-up", "feed", p.cfg.Name, "partition", p.id, "err", err)
+		p.feed.g.met.stateWarmups.WithLabelValues(p.cfg.Name).Inc()
 		return
 	}
 	p.halted, p.haltedAt, p.haltedBatch = s.Halted, s.HaltedAt, s.HaltedBatch
 	for i, d := range p.j.dets {
-		name := p.feed.cfg.Detectors[i].Name
+		name := p.cfg.Detectors[i].Name
 		for _, ds := range s.Detectors {
 			if ds.Name != name || ds.Type != d.Type() {
 				continue
@@ -230,8 +239,8 @@ func (p *partition) restore(b []byte) {
 			// A detector that rejects its state is left fresh (the
 			// Detector contract), so it simply warms up again.
 			if err := d.UnmarshalState(ds.State); err != nil {
-				p.feed.g.log.Warn("detector state unreadable; detector starts in warm-up", "feed", p.feed.cfg.Name, "partition", p.id, "detector", name, "err", err)
-				p.feed.g.met.stateWarmups.WithLabelValues(p.feed.cfg.Name).Inc()
+				p.feed.g.log.Warn("detector state unreadable; detector starts in warm-up", "feed", p.cfg.Name, "partition", p.id, "detector", name, "err", err)
+				p.feed.g.met.stateWarmups.WithLabelValues(p.cfg.Name).Inc()
 			}
 		}
 	}

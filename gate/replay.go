@@ -12,6 +12,7 @@ import (
 
 	"github.com/sluicehq/sluice/config"
 	"github.com/sluicehq/sluice/detectors"
+	"github.com/sluicehq/sluice/reference"
 )
 
 // Replayed is one batch as replay judged it.
@@ -46,7 +47,9 @@ func Replay(cfg *config.Config, feedName string, partition int32, src RecordSour
 	if feed == nil {
 		return fmt.Errorf("no feed %q in the config", feedName)
 	}
-	g := &Gate{cfg: cfg, log: logger, met: newMetrics(prometheus.NewRegistry()), feeds: map[string]*feedRuntime{}}
+	g := &Gate{cfg: cfg, log: logger, met: newMetrics(prometheus.NewRegistry()), feeds: map[string]*feedRuntime{},
+		refs: reference.NewOpener(cfg.Dir(), reference.WithBrokers(cfg.Brokers...), reference.WithLogger(logger))}
+	defer g.refs.Close()
 	fr := &feedRuntime{g: g, cfg: feed}
 	fr.m = g.met.feed(feed)
 	g.feeds[feed.Input] = fr

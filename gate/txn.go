@@ -94,7 +94,7 @@ func (g *Gate) commit(ctx context.Context, batches []*closed) error {
 	}
 	for _, b := range batches {
 		if b.span != nil {
-			b.dec.Quarantine = b.span.location(b.p.feed.cfg.Quarantine, b.p.id)
+			b.dec.Quarantine = b.span.location(b.p.cfg.Quarantine, b.p.id)
 		}
 		if err := g.produceDecision(ctx, b, promise); err != nil {
 			promise(nil, err)
@@ -153,7 +153,7 @@ func (g *Gate) commit(ctx context.Context, batches []*closed) error {
 // quarantine topic.
 func (g *Gate) produceRecords(ctx context.Context, b *closed, promise func(*kgo.Record, error)) error {
 	p := b.p
-	f := p.feed.cfg
+	f := p.cfg
 	forward := b.dec.State == StatePassed
 	target := f.Quarantine
 	if forward {
@@ -205,7 +205,7 @@ func (g *Gate) produceRecords(ctx context.Context, b *closed, promise func(*kgo.
 // produceDecision produces a batch's decision record and its partition's
 // state.
 func (g *Gate) produceDecision(ctx context.Context, b *closed, promise func(*kgo.Record, error)) error {
-	f, p := b.p.feed.cfg, b.p
+	f, p := b.p.cfg, b.p
 	val, err := json.Marshal(&b.dec)
 	if err != nil {
 		return fmt.Errorf("cannot encode decision: %w", err)
@@ -282,7 +282,7 @@ func (g *Gate) committed(batches []*closed) {
 		if b.dec.State == StateHalted {
 			g.sess.Client().PauseFetchPartitions(map[string][]int32{p.topic: {p.id}})
 			g.setHaltedGauge(p)
-			g.log.Warn("partition halted", "feed", p.feed.cfg.Name, "partition", p.id, "batch", b.dec.Batch, "reasons", b.dec.Reasons())
+			g.log.Warn("partition halted", "feed", p.cfg.Name, "partition", p.id, "batch", b.dec.Batch, "reasons", b.dec.Reasons())
 		}
 		if b.dec.Verdict != detectors.Pass {
 			g.log.Info("batch diverted or flagged", "batch", b.dec.Batch, "verdict", b.dec.Verdict.String(), "state", b.dec.State, "records", b.dec.Records)

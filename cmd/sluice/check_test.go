@@ -51,6 +51,24 @@ func TestCheckTestdata(t *testing.T) {
 	}
 }
 
+// TestCheckBuildsDetectors: check goes beyond the file and builds every
+// detector, so a reference that is missing or does not parse is reported at
+// its place in the config.
+func TestCheckBuildsDetectors(t *testing.T) {
+	t.Chdir("../../testdata/check")
+	for _, name := range []string{"missing_reference.yaml", "broken_reference.yaml"} {
+		var stdout, stderr bytes.Buffer
+		code := run([]string{"check", "-c", name}, &stdout, &stderr)
+		if code != 1 || !strings.HasPrefix(stderr.String(), name+":11:20: feeds[0].detectors[0].reference: cannot open reference") &&
+			!strings.HasPrefix(stderr.String(), name+":12:20: feeds[0].detectors[0].reference: cannot open reference") {
+			t.Errorf("%s: exit %d, stderr %q", name, code, stderr.String())
+		}
+		if want, err := os.ReadFile(name + ".err"); err == nil && stderr.String() != string(want) {
+			t.Errorf("%s: stderr %q, want %q", name, stderr.String(), want)
+		}
+	}
+}
+
 func TestHelpOnEveryCommand(t *testing.T) {
 	for _, c := range commands {
 		var stdout, stderr bytes.Buffer

@@ -33,8 +33,8 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// start runs the binary and returns the first stdout line that matches.
-func start(t *testing.T, args ...string) (*exec.Cmd, *bufio.Scanner) {
+// start runs the binary; its output lines arrive on the returned channel.
+func start(t *testing.T, args ...string) (*exec.Cmd, <-chan string) {
 	t.Helper()
 	cmd := exec.Command(binary, args...)
 	out, err := cmd.StdoutPipe()
@@ -46,36 +46,35 @@ func start(t *testing.T, args ...string) (*exec.Cmd, *bufio.Scanner) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	return cmd, bufio.NewScanner(out)
+	lines := make(chan string, 1024)
+	go func() {
+		defer close(lines)
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+	}()
+	return cmd, lines
 }
 
-func waitLine(t *testing.T, sc *bufio.Scanner, contains string) string {
+// waitLine waits for a line that contains s, or that starts with the rest
+// of s when s starts with '^'.
+func waitLine(t *testing.T, lines <-chan string, s string) string {
 	t.Helper()
-	done := make(chan string, 1)
-	go func() {
-		for sc.Scan() {
-			// A leading '^' asks for a line that starts with the rest.
-			if l := sc.Text(); strings.Contains(l, contains) || strings.HasPrefix(contains, "^") && strings.HasPrefix(l, contains[1:]) {
-				done <- sc.Text()
-				return
+	timeout := time.After(30 * time.Second)
+	for {
+		select {
+		case l, ok := <-lines:
+			if !ok {
+				t.Fatalf("process ended before printing %q", s)
 			}
-		}
-		close(done)
-	}()
-	select {
-	case l, ok := <-done:
-		if !ok {
-			t.Fatalf("process ended before printing %q", contains)
-		}
-		go func() {
-			for sc.Scan() {
+			if strings.Contains(l, s) || strings.HasPrefix(s, "^") && strings.HasPrefix(l, s[1:]) {
+				return l
 			}
-		}()
-		return l
-	case <-time.After(30 * time.Second):
-		t.Fatalf("no line with %q", contains)
+		case <-timeout:
+			t.Fatalf("no line with %q", s)
+		}
 	}
-	return ""
 }
 
 func stopProcess(t *testing.T, cmd *exec.Cmd) {
@@ -146,5 +145,37 @@ feeds:
 		t.Fatalf("the log does not say where the broker listens: %s", line)
 	}
 	waitLine(t, sc, "gate running")
+	stopProcess(t, cmd)
+}
+
+func TestRunReloadsOnChangeAndRejectsBadConfig(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "sluice.yaml")
+	good := `
+admin: {listen: "127.0.0.1:0"}
+feeds:
+  - name: f
+    input: in
+    output: out
+    quarantine: quar
+    batch: {max_wait: 200ms}
+    detectors:
+      - name: valid
+        type: rules
+        rules: [{field: email, required: true}]
+`
+	os.WriteFile(cfg, []byte(good), 0o644)
+	cmd, sc := start(t, "run", "-c", cfg, "--embedded-listen", "127.0.0.1:0")
+	waitLine(t, sc, "gate running")
+	// A broken edit: the errors are logged with their positions, the gate
+	// keeps running.
+	os.WriteFile(cfg, []byte(strings.Replace(good, "max_wait: 200ms", "max_wait: soon", 1)), 0o644)
+	line := waitLine(t, sc, "config rejected")
+	if !strings.Contains(line, "sluice.yaml:8:") || !strings.Contains(line, "feeds[0].batch.max_wait") {
+		t.Fatalf("the rejection does not say where: %s", line)
+	}
+	os.WriteFile(cfg, []byte(strings.Replace(good, "required: true", "required: true, type: string", 1)), 0o644)
+	cmd.Process.Signal(syscall.SIGHUP)
+	waitLine(t, sc, "config reloaded")
 	stopProcess(t, cmd)
 }

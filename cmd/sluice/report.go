@@ -1,18 +1,17 @@
 package main
 
 import (
-	"errors"
-
 	"github.com/sluicehq/sluice/config"
 	"github.com/sluicehq/sluice/gate"
+	"github.com/sluicehq/sluice/report"
 )
 
-// replayReport collects what an HTML report needs.
-// TODO(report): the report package replaces this placeholder.
-type replayReport struct{}
+// replayReport is replay's --report: the report package does the work.
+type replayReport struct{ r *report.Report }
 
-func newReplayReport(*config.Config, string) *replayReport { return &replayReport{} }
-func (r *replayReport) add(gate.Replayed)                  {}
-func (r *replayReport) write(string) error {
-	return errors.New("--report is not built yet")
+func newReplayReport(cfg *config.Config, feed string) *replayReport {
+	return &replayReport{r: report.New(cfg, feed)}
 }
+
+func (r *replayReport) add(b gate.Replayed)     { r.r.Add(b) }
+func (r *replayReport) write(path string) error { return r.r.WriteFile(path) }

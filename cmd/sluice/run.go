@@ -1,10 +1,15 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -49,7 +54,54 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 			return err
 		}
 	}
-	return runGate(ctx, cfg, log, nil)
+	return runGate(ctx, cfg, log, func(g *gate.Gate, _ string) {
+		go watchConfig(ctx, *path, cfg.Brokers, g, log, 2*time.Second)
+	})
+}
+
+// watchConfig reloads the config on SIGHUP and when the file changes. A
+// config that does not load is logged with its positions and rejected; the
+// gate keeps running the last good one.
+func watchConfig(ctx context.Context, path string, brokers []string, g *gate.Gate, log *slog.Logger, every time.Duration) {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	last, _ := os.ReadFile(path)
+	tick := time.NewTicker(every)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-hup:
+			log.Info("SIGHUP: reloading config", "file", path)
+		case <-tick.C:
+			b, err := os.ReadFile(path)
+			if err != nil || bytes.Equal(b, last) {
+				continue
+			}
+			log.Info("config file changed: reloading", "file", path)
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			g.RejectConfig(fmt.Errorf("cannot read config: %w", err))
+			continue
+		}
+		last = b
+		cfg, err := config.Parse(path, b)
+		if err != nil {
+			g.RejectConfig(err)
+			continue
+		}
+		if errs := gate.CheckDetectors(cfg); len(errs) > 0 {
+			g.RejectConfig(errs)
+			continue
+		}
+		if len(cfg.Brokers) == 0 {
+			cfg.Brokers = brokers // the embedded broker this process started
+		}
+		_ = g.Reload(cfg)
+	}
 }
 
 // runGate runs a gate and its admin server until ctx is done.
