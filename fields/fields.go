@@ -4,12 +4,13 @@
 //
 // Extraction is also the record's validation: it scans the whole record,
 // wherever the fields are, and accepts exactly what encoding/json's Valid
-// accepts, provided the top level is an object (FuzzExtract holds it to
-// that). Like Valid, it does not require strings to be UTF-8; decoding
+// accepts, provided the top level is an object and nests at most MaxDepth
+// deep (FuzzExtract holds it to that). Like Valid, it does not require strings to be UTF-8; decoding
 // text replaces bad bytes with U+FFFD. What it checks:
 //   - structure: balanced objects and arrays, commas and colons, nothing
-//     after the top-level object; at most MaxDepth levels, kept as a bit
-//     per level, so a deep record cannot exhaust the stack;
+//     after the top-level object; at most MaxDepth levels (encoding/json
+//     allows 10000), kept as a bit per level, so a deep record cannot
+//     exhaust the stack;
 //   - strings: escapes (\uXXXX with 4 hex digits), no raw control
 //     character (below 0x20), a closing quote;
 //   - numbers: the full JSON grammar (no leading zeros, no "1.", no "+1");

@@ -87,3 +87,25 @@ func BenchmarkEncodingJSON(b *testing.B) {
 	}
 	jsonSink = rec.Company
 }
+
+// BenchmarkExtractPretty is the slow path: an indented record with
+// escapes, where strings near newlines and escapes are checked byte-wise.
+func BenchmarkExtractPretty(b *testing.B) {
+	doc, err := os.ReadFile("testdata/pretty.json")
+	if err != nil {
+		b.Fatal(err)
+	}
+	p, err := NewPlan([]string{"email", "contact.email", "a.b.c", "b"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	out := make([]Value, 4)
+	b.ReportAllocs()
+	b.SetBytes(int64(len(doc)))
+	for b.Loop() {
+		if err := p.Extract(doc, out); err != nil {
+			b.Fatal(err)
+		}
+	}
+	sink = out[3]
+}

@@ -14,7 +14,8 @@ func (p *Plan) Extract(doc []byte, out []Value) error {
 	i := skipSpace(doc, 0)
 	bad := expObject
 	if i < len(doc) && doc[i] == '{' {
-		if i, bad = p.object(doc, i, 0, out, 1); bad == none {
+		x := extraction{p, out}
+		if i, bad = x.object(doc, i, 0, 1); bad == none {
 			if i = skipSpace(doc, i); i != len(doc) {
 				bad = expEnd
 			}
@@ -35,11 +36,18 @@ func (p *Plan) Extract(doc []byte, out []Value) error {
 // the quote are checked off that path, and send the string to scanString,
 // as does a string ending within 8 bytes of the end of the record.
 
+// extraction is what object needs only when a key matches: one pointer
+// instead of four registers on the hot path.
+type extraction struct {
+	p   *Plan
+	out []Value
+}
+
 // object scans the object at doc[i] whose node in the plan is n, at depth,
 // and returns the index after it. The recursion is bounded by the plan's
 // depth: what the plan does not descend into is skipped iteratively.
-func (p *Plan) object(doc []byte, i int, n int32, out []Value, depth int) (int, code) {
-	filter := p.nodes[n].filter
+func (x *extraction) object(doc []byte, i int, n int32, depth int) (int, code) {
+	filter := x.p.nodes[n].filter
 	i = skipSpace(doc, i+1)
 	if i < len(doc) && doc[i] == '}' {
 		return i + 1, none
@@ -51,14 +59,14 @@ func (p *Plan) object(doc []byte, i int, n int32, out []Value, depth int) (int, 
 		// The key; doc[i] is its opening quote.
 		s, e, esc := i+1, -1, false
 		for j := s; j+8 <= len(doc); j += 8 {
-			x := load64(doc, j)
-			if qm := quotes(x); qm != 0 {
-				if special(x)&highs&(qm^(qm-1)) == 0 {
+			w := load64(doc, j)
+			if qm := quotes(w); qm != 0 {
+				if special(w)&highs&(qm^(qm-1)) == 0 {
 					e = j + bits.TrailingZeros64(qm)>>3
 				}
 				break
 			}
-			if special(x)&highs != 0 {
+			if special(w)&highs != 0 {
 				break
 			}
 		}
@@ -73,19 +81,19 @@ func (p *Plan) object(doc []byte, i int, n int32, out []Value, depth int) (int, 
 			if !esc && e-s <= 8 && s+8 <= len(doc) {
 				// Short keys, most of them, compare as one word.
 				w := load64(doc, s) & (1<<(8*(e-s)) - 1)
-				for _, k := range p.nodes[n].kids {
+				for _, k := range x.p.nodes[n].kids {
 					if k.word == w && len(k.name) == e-s {
 						match = k.node
 						break
 					}
 				}
 			} else {
-				match = p.match(n, doc, s, e, esc)
+				match = x.p.match(n, doc, s, e, esc)
 			}
 			if match >= 0 {
 				// A repeated key replaces what an earlier one held.
-				for _, o := range p.nodes[match].desc {
-					out[o] = Value{}
+				for _, o := range x.p.nodes[match].desc {
+					x.out[o] = Value{}
 				}
 			}
 		}
@@ -106,14 +114,14 @@ func (p *Plan) object(doc []byte, i int, n int32, out []Value, depth int) (int, 
 		case '"':
 			s, e = i+1, -1
 			for j := s; j+8 <= len(doc); j += 8 {
-				x := load64(doc, j)
-				if qm := quotes(x); qm != 0 {
-					if special(x)&highs&(qm^(qm-1)) == 0 {
+				w := load64(doc, j)
+				if qm := quotes(w); qm != 0 {
+					if special(w)&highs&(qm^(qm-1)) == 0 {
 						e = j + bits.TrailingZeros64(qm)>>3
 					}
 					break
 				}
-				if special(x)&highs != 0 {
+				if special(w)&highs != 0 {
 					break
 				}
 			}
@@ -126,14 +134,14 @@ func (p *Plan) object(doc []byte, i int, n int32, out []Value, depth int) (int, 
 			}
 			i = e + 1
 			if match >= 0 {
-				p.set(out, match, Value{Raw: doc[s:e], Kind: String, Escaped: esc})
+				x.p.set(x.out, match, Value{Raw: doc[s:e], Kind: String, Escaped: esc})
 			}
 			goto after
 		case '{':
 			s = i
 			var bad code
-			if match >= 0 && len(p.nodes[match].kids) > 0 {
-				i, bad = p.object(doc, i, match, out, depth+1)
+			if match >= 0 && len(x.p.nodes[match].kids) > 0 {
+				i, bad = x.object(doc, i, match, depth+1)
 			} else {
 				i, bad = skip(doc, i, depth+1)
 			}
@@ -155,7 +163,7 @@ func (p *Plan) object(doc []byte, i int, n int32, out []Value, depth int) (int, 
 			}
 		}
 		if match >= 0 {
-			p.set(out, match, v)
+			x.p.set(x.out, match, v)
 		}
 
 	after:
