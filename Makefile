@@ -5,7 +5,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X github.com/sluicehq/sluice/gate.Version=$(VERSION)
 FUZZTIME ?= 10s
 
-.PHONY: all build test test-race bench fuzz lint demo clean
+.PHONY: all build test test-race test-browser alerts bench fuzz lint demo clean
 
 all: build
 
@@ -16,6 +16,17 @@ build:
 test:
 	$(GO) vet ./...
 	$(GO) test -count=1 ./...
+
+# The browser tests need chromium and `npm ci` in test/browser; .ci/run
+# installs both.
+test-browser:
+	cd test/browser && npm ci --no-audit --no-fund
+	$(GO) test -count=1 -run Browser -v ./gate/
+
+# The alert rules and their unit tests (promtool from Debian's prometheus).
+alerts:
+	promtool check rules deploy/prometheus/alerts.yaml
+	promtool test rules deploy/prometheus/alerts_test.yaml
 
 test-race:
 	$(GO) test -race -count=1 ./...

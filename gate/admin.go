@@ -150,7 +150,7 @@ func (a *Admin) resume(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "partition must be a non-negative integer")
 		return
 	}
-	if a.g.feedByName(feed) == nil {
+	if feedOf(a.g.current.Load(), feed+":0:0") == nil {
 		writeError(w, http.StatusNotFound, "no feed "+feed)
 		return
 	}
@@ -177,6 +177,7 @@ func (a *Admin) change(fn func(context.Context, *config.Config, string, string, 
 	return func(w http.ResponseWriter, r *http.Request) {
 		var body struct {
 			Reason string `json:"reason"`
+			By     string `json:"by"` // who, as the operator names themself
 		}
 		if r.ContentLength != 0 {
 			if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<16)).Decode(&body); err != nil {
@@ -188,7 +189,11 @@ func (a *Admin) change(fn func(context.Context, *config.Config, string, string, 
 			writeError(w, http.StatusBadRequest, "drop needs a reason: {\"reason\": \"...\"}")
 			return
 		}
-		d, err := fn(r.Context(), a.g.cfg, r.PathValue("id"), "admin-api", body.Reason, a.g.opts.KafkaOpts...)
+		by := "admin-api"
+		if b := strings.TrimSpace(body.By); b != "" {
+			by = b + " (admin-api)"
+		}
+		d, err := fn(r.Context(), a.g.current.Load(), r.PathValue("id"), by, body.Reason, a.g.opts.KafkaOpts...)
 		switch {
 		case errors.Is(err, ErrNotHeld):
 			writeError(w, http.StatusConflict, err.Error())
@@ -225,7 +230,7 @@ func (g *Gate) watchReadiness(ctx context.Context) {
 		}
 		cancel()
 		if !g.joined.Load() {
-			reasons = append(reasons, "consumer group "+g.cfg.Group+" not joined yet")
+			reasons = append(reasons, "consumer group "+g.current.Load().Group+" not joined yet")
 		}
 		if t := g.tailOrNil(); t != nil {
 			if err := t.lastErr(); err != nil {

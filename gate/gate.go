@@ -48,10 +48,13 @@ type Options struct {
 
 // Gate runs the feeds of one config.
 type Gate struct {
-	cfg  *config.Config
-	opts Options
-	log  *slog.Logger
-	met  *metrics
+	cfg *config.Config // the loop's; HTTP handlers and metrics use current
+	// current is the running config for other goroutines; a reload
+	// swaps it.
+	current atomic.Pointer[config.Config]
+	opts    Options
+	log     *slog.Logger
+	met     *metrics
 
 	feeds map[string]*feedRuntime // by input topic
 	refs  *reference.Opener       // accuracy references, shared by partitions
@@ -111,6 +114,7 @@ func New(cfg *config.Config, opts Options) (*Gate, error) {
 		return nil, errors.New("no brokers configured")
 	}
 	g := &Gate{cfg: cfg, opts: opts, log: opts.Logger, feeds: map[string]*feedRuntime{}, parts: map[tp]*partition{}}
+	g.current.Store(cfg)
 	g.met = newMetrics(opts.Registry)
 	g.refs = reference.NewOpener(cfg.Dir(), reference.WithBrokers(cfg.Brokers...),
 		reference.WithKafka(opts.KafkaOpts...), reference.WithLogger(opts.Logger))
@@ -379,6 +383,11 @@ func (g *Gate) applyEvents(ctx context.Context) {
 				continue
 			}
 			p.restore(g.tail.stateOf(stateKey(p.cfg.Name, p.id)))
+			if b := g.tail.haltedBatch(p.cfg.Name, p.id); !p.halted && b != "" {
+				// The decisions say it is halted even if its state was
+				// lost: a halt never lifts by itself.
+				p.halted, p.haltedBatch = true, b
+			}
 			g.parts[t] = p
 			if r, ok := g.tail.resumeOf(p.cfg.Name, p.id); ok && p.halted && r.Batch == p.haltedBatch {
 				p.halted = false // resumed while no one owned it

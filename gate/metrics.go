@@ -23,6 +23,7 @@ type metrics struct {
 	findings        *prometheus.CounterVec
 	score           *prometheus.GaugeVec
 	partitionHalted *prometheus.GaugeVec
+	accuracy        [3]*prometheus.GaugeVec // estimate, lower, upper
 	configReload    prometheus.Gauge
 	fetchErrors     prometheus.Counter
 	txnAborts       prometheus.Counter
@@ -85,6 +86,13 @@ func newMetrics(reg *prometheus.Registry) *metrics {
 			Name: "sluice_state_unreadable_total", Help: "Partition or detector states that could not be read and started in warm-up.",
 		}, []string{"feed"}),
 	}
+	for i, n := range []string{"sluice_accuracy_estimate", "sluice_accuracy_estimate_lower", "sluice_accuracy_estimate_upper"} {
+		help := [...]string{"The accuracy detector's estimate of the share of correct records on its last batch with samples.",
+			"The lower bound of the estimate's interval at the detector's confidence.",
+			"The upper bound of the estimate's interval at the detector's confidence."}[i]
+		m.accuracy[i] = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: n, Help: help}, []string{"feed", "detector"})
+		reg.MustRegister(m.accuracy[i])
+	}
 	build := prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "sluice_build_info", Help: "Build information; always 1.",
 	}, []string{"version", "goversion"})
@@ -124,6 +132,11 @@ func (f *feedRuntime) observeFindings(fs []detectors.Finding) {
 		if d.Verdict != detectors.Pass {
 			m.findings.WithLabelValues(f.cfg.Name, d.Detector, d.Verdict.String()).Inc()
 		}
+		if d.Type == "accuracy" && d.Metric == "accuracy" && d.Samples > 0 && len(d.Interval) == 2 {
+			for i, v := range []float64{d.Observed, d.Interval[0], d.Interval[1]} {
+				m.accuracy[i].WithLabelValues(f.cfg.Name, d.Detector).Set(v)
+			}
+		}
 	}
 }
 
@@ -159,8 +172,9 @@ func (c *heldCollector) Collect(ch chan<- prometheus.Metric) {
 			}
 		}
 	}
-	for i := range c.g.cfg.Feeds {
-		name := c.g.cfg.Feeds[i].Name
+	cfg := c.g.current.Load()
+	for i := range cfg.Feeds {
+		name := cfg.Feeds[i].Name
 		age := 0.0
 		if o, ok := oldest[name]; ok {
 			age = now.Sub(o).Seconds()

@@ -3,6 +3,7 @@ package gate
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"unicode/utf8"
 
@@ -16,7 +17,11 @@ import (
 // Used by `sluice quarantine show` and the review page.
 func RecordPreview(value []byte, keyField string, redact bool, max int) string {
 	s := string(value)
-	if redact && keyField != "" && json.Valid(value) {
+	if redact && keyField != "" && !json.Valid(value) {
+		// The key cannot be found in it, so nothing of it is shown.
+		return fmt.Sprintf("(%d bytes, not JSON: hidden because keys are redacted)", len(value))
+	}
+	if redact && keyField != "" {
 		var m map[string]any
 		dec := json.NewDecoder(bytes.NewReader(value))
 		dec.UseNumber()
@@ -30,7 +35,11 @@ func RecordPreview(value []byte, keyField string, redact bool, max int) string {
 		s = strings.ToValidUTF8(s, "\uFFFD")
 	}
 	if len(s) > max {
-		s = s[:max] + "…"
+		cut := max
+		for cut > 0 && !utf8.RuneStart(s[cut]) {
+			cut--
+		}
+		s = s[:cut] + "…"
 	}
 	return s
 }

@@ -37,7 +37,7 @@ func (g *Gate) RejectConfig(err error) {
 }
 
 func (g *Gate) reloadable(cfg *config.Config) error {
-	old := g.cfg
+	old := g.current.Load()
 	var why []string
 	if !reflect.DeepEqual(old.Brokers, cfg.Brokers) {
 		why = append(why, "brokers changed")
@@ -76,6 +76,7 @@ func (g *Gate) reloadable(cfg *config.Config) error {
 // without an open batch switch now, the others when their batch closes.
 func (g *Gate) applyReload(cfg *config.Config) {
 	g.cfg = cfg
+	g.current.Store(cfg)
 	for i := range cfg.Feeds {
 		f := &cfg.Feeds[i]
 		if fr := g.feeds[f.Input]; fr != nil {

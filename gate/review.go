@@ -174,8 +174,8 @@ func (rp *reviewPage) fill(ctx context.Context, t *tail, data *reviewData) {
 			oldest[d.Feed] = d.DecidedAt
 		}
 	}
-	for i := range rp.a.g.cfg.Feeds {
-		fs := feedSummary{Name: rp.a.g.cfg.Feeds[i].Name, Oldest: "none held"}
+	for i := range rp.a.g.current.Load().Feeds {
+		fs := feedSummary{Name: rp.a.g.current.Load().Feeds[i].Name, Oldest: "none held"}
 		fs.Held = count[fs.Name]
 		if o, ok := oldest[fs.Name]; ok {
 			fs.OldestSeconds = now.Sub(o).Seconds()
@@ -285,7 +285,7 @@ func (rp *reviewPage) sampleAll(ctx context.Context, held []*Decision) map[strin
 		sem = make(chan struct{}, reviewSampleReaders)
 	)
 	for _, d := range todo {
-		f := rp.a.g.feedByName(d.Feed)
+		f := feedOf(rp.a.g.current.Load(), d.Batch)
 		switch {
 		case f == nil:
 			out[d.Batch] = sampleResult{note: "no sample: feed " + d.Feed + " is not in this gate's config"}
@@ -300,7 +300,7 @@ func (rp *reviewPage) sampleAll(ctx context.Context, held []*Decision) map[strin
 				defer func() { <-sem }()
 			case <-ctx.Done():
 			}
-			res := rp.sample(ctx, f.cfg, d)
+			res := rp.sample(ctx, f, d)
 			mu.Lock()
 			out[d.Batch] = res
 			mu.Unlock()
@@ -314,7 +314,7 @@ func (rp *reviewPage) sample(ctx context.Context, f *config.Feed, d *Decision) s
 	if ctx.Err() != nil {
 		return sampleResult{note: "sample not read in time; reload to try again (or: sluice quarantine show " + d.Batch + ")"}
 	}
-	recs, err := BatchRecords(ctx, rp.a.g.cfg, d, reviewSampleRecords, rp.a.g.opts.KafkaOpts...)
+	recs, err := BatchRecords(ctx, rp.a.g.current.Load(), d, reviewSampleRecords, rp.a.g.opts.KafkaOpts...)
 	if err != nil {
 		if ctx.Err() != nil {
 			return sampleResult{note: "sample not read in time; reload to try again (or: sluice quarantine show " + d.Batch + ")"}

@@ -155,7 +155,9 @@ func (t *tail) applyDecision(r *kgo.Record) {
 // catchUp waits until the reader has reached the state topic's last stable
 // offsets as they are now.
 func (t *tail) catchUp(ctx context.Context) error {
-	ends, err := t.adm.ListCommittedOffsets(ctx, t.g.topics.state)
+	// Both topics: a restored partition also looks for its halt in the
+	// decisions, in case its state was lost.
+	ends, err := t.adm.ListCommittedOffsets(ctx, t.g.topics.state, t.g.topics.decisions)
 	if err != nil {
 		return fmt.Errorf("cannot list %s offsets: %w", t.g.topics.state, err)
 	}

@@ -120,7 +120,7 @@ func runDemo(ctx context.Context, o demoOptions, out io.Writer, log *slog.Logger
 	gctx, stopGate := context.WithCancel(ctx)
 	defer stopGate()
 	gateDone := make(chan error, 1)
-	go func() { gateDone <- runGate(gctx, cfg, log, nil) }()
+	go func() { gateDone <- runGate(gctx, cfg, gate.Options{Logger: log}, nil) }()
 
 	decisions := make(chan *gate.Decision, 64)
 	go watchDecisions(gctx, cfg, decisions)

@@ -29,6 +29,8 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	embListen := fs.String("embedded-listen", "127.0.0.1:9092", "where the embedded broker listens (only with no brokers configured)")
 	embDir := fs.String("embedded-data-dir", "", "directory that keeps the embedded broker's topics across restarts")
 	embParts := fs.Int("embedded-partitions", 3, "partitions of input topics the embedded broker creates")
+	instance := fs.String("instance-id", "", "this replica's part of the transactional id (default: host-pid-random); a stable one (a pod name) lets a restarted replica fence its predecessor at once")
+	txnTimeout := fs.Duration("transaction-timeout", 30*time.Second, "how long a transaction left open by a crashed replica blocks its partitions")
 	var lf logFlags
 	lf.add(fs)
 	if err := fs.Parse(args); err != nil {
@@ -54,7 +56,8 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 			return err
 		}
 	}
-	return runGate(ctx, cfg, log, func(g *gate.Gate, _ string) {
+	opts := gate.Options{Logger: log, InstanceID: *instance, TransactionTimeout: *txnTimeout}
+	return runGate(ctx, cfg, opts, func(g *gate.Gate, _ string) {
 		go watchConfig(ctx, *path, cfg.Brokers, g, log, 2*time.Second)
 	})
 }
@@ -105,8 +108,9 @@ func watchConfig(ctx context.Context, path string, brokers []string, g *gate.Gat
 }
 
 // runGate runs a gate and its admin server until ctx is done.
-func runGate(ctx context.Context, cfg *config.Config, log *slog.Logger, ready func(*gate.Gate, string)) error {
-	g, err := gate.New(cfg, gate.Options{Logger: log})
+func runGate(ctx context.Context, cfg *config.Config, opts gate.Options, ready func(*gate.Gate, string)) error {
+	log := opts.Logger
+	g, err := gate.New(cfg, opts)
 	if err != nil {
 		return err
 	}
