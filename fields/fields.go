@@ -42,3 +42,11 @@ type Value struct {
 	Kind    Kind
 	Escaped bool
 }
+
+// Rows decodes a record value that holds many rows (an Arrow IPC stream):
+// for each row it fills out (one Value per planned path) and calls row. It
+// returns the number of rows, or an error when the value cannot be
+// decoded. Implementations allocate nothing per row in steady state.
+type Rows interface {
+	Decode(value []byte, out []Value, row func()) (int, error)
+}

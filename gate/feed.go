@@ -15,12 +15,16 @@ import (
 // judge a record stream the same way.
 type judge struct {
 	feed   *config.Feed
-	plan   *fields.Plan // nil for raw
+	plan   *fields.Plan // json
+	rows   fields.Rows  // formats with many rows a record (arrow)
 	keyIdx int          // index of the key field in vals; -1 means the Kafka key
 	dets   []detectors.Detector
 	vals   []fields.Value
 	rec    detectors.Record
 	redact bool
+	// The record being observed, for observeRow.
+	key  []byte
+	size int
 }
 
 // newJudge builds a feed's detectors and field plan. dir resolves relative
@@ -63,16 +67,29 @@ func (g *Gate) env(f *config.Feed) *detectors.Env {
 		Dir: g.cfg.Dir(), Logger: g.log, Reference: g.refs.Open}
 }
 
-// observe decodes one record and shows it to every detector. It reports
-// false when the record cannot be decoded; detectors then never see it.
-// This is the hot path: it allocates nothing.
-func (j *judge) observe(key, value []byte) bool {
-	if j.plan != nil {
+// observe decodes one record and shows each of its rows to every
+// detector: a JSON or raw record is one row, an Arrow record holds many. It
+// returns the rows, and false when the record cannot be decoded; detectors
+// then never see it. This is the hot path: it allocates nothing.
+func (j *judge) observe(key, value []byte) (rows int, ok bool) {
+	switch {
+	case j.rows != nil:
+		j.key, j.size = key, len(value)
+		n, err := j.rows.Decode(value, j.vals, j.observeRow)
+		return n, err == nil
+	case j.plan != nil:
 		if err := j.plan.Extract(value, j.vals); err != nil {
-			return false
+			return 0, false
 		}
 	}
-	k := key
+	j.key, j.size = key, len(value)
+	j.observeRow()
+	return 1, true
+}
+
+// observeRow shows the row in j.vals to every detector.
+func (j *judge) observeRow() {
+	k := j.key
 	if j.keyIdx >= 0 {
 		v := &j.vals[j.keyIdx]
 		if v.Kind == fields.Missing || v.Kind == fields.Null {
@@ -83,19 +100,22 @@ func (j *judge) observe(key, value []byte) bool {
 	}
 	j.rec.Key = k
 	j.rec.KeyHash = xxhash.Sum64(k)
-	j.rec.Bytes = len(value)
+	j.rec.Bytes = j.size
 	for _, d := range j.dets {
 		d.Observe(&j.rec)
 	}
-	return true
 }
 
 // decodes reports whether a record can be decoded, without observing it.
 func (j *judge) decodes(value []byte) bool {
-	if j.plan == nil {
-		return true
+	switch {
+	case j.rows != nil:
+		_, err := j.rows.Decode(value, j.vals, func() {})
+		return err == nil
+	case j.plan != nil:
+		return j.plan.Extract(value, j.vals) == nil
 	}
-	return j.plan.Extract(value, j.vals) == nil
+	return true
 }
 
 // worst is the most severe verdict among findings.

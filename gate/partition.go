@@ -89,7 +89,6 @@ func (p *partition) add(r *kgo.Record, now time.Time, out []*closed) []*closed {
 		}
 	}
 	p.last = r.Offset
-	p.count++
 	p.bytes += int64(len(r.Value))
 	if !p.spilled && p.heldBytes+int64(len(r.Value)+len(r.Key)) <= int64(b.MaxMemory) {
 		p.held = append(p.held, r)
@@ -97,7 +96,11 @@ func (p *partition) add(r *kgo.Record, now time.Time, out []*closed) []*closed {
 	} else {
 		p.spilled = true
 	}
-	if !p.j.observe(r.Key, r.Value) {
+	rows, ok := p.j.observe(r.Key, r.Value)
+	// Counts are rows: one per JSON or raw record, many per Arrow record;
+	// an undecodable record counts as one.
+	p.count += max(rows, 1)
+	if !ok {
 		p.decodeErrs++
 		if len(p.decodeEx) < 3 {
 			p.decodeEx = append(p.decodeEx, detectors.KeyHashString(xxhash.Sum64(r.Key)))
