@@ -24,11 +24,17 @@ const (
 // raises the counters that hold the minimum), which never under-counts and
 // over-counts far less than plain count-min. Counters saturate at 2^32-1.
 //
-// Memory: 4·depth·width bytes, 1 MiB at the default 4 × 65,536. Error: the
-// classic bound is an over-count of at most e·N/width with probability
-// 1-e^-depth (N = stream length); measured at the default size on 10^7 Zipf
-// pairs: no under-count, 99% of pairs over-counted by at most 0 (0.000% of N),
-// max over-count 5. Speed: Add 5.8 ns, no allocation. Measured with
+// Memory: 4·depth·width bytes, 1 MiB at the default 4 × 65,536. Error: never
+// below the truth; the classic bound is an over-count of at most e·N/width
+// (N = stream length) with probability 1-e^-depth. Measured at the default
+// size on 10^7 Zipf pairs (9.1 million distinct): 99% of pairs over-counted
+// by at most 69, 0.0007% of N (the bound asked is 1%), at most 71; the
+// same after merging two halves. The over-count grows with the distinct
+// pairs per counter (here 35): to tell a pair seen 3 times from one seen
+// once, keep the distinct pairs of a window below width, for example with
+// Reset at each window. Speed: Add 20 ns, Count 10 ns, no allocation
+// (the 4 rows miss the cache independently).
+// Measured with
 //
 //	go test -run 'TestCountMin' -bench 'CountMin' -benchmem -v ./sketch/
 type CountMin struct {

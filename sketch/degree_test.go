@@ -2,6 +2,7 @@ package sketch
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"math"
 	"math/rand/v2"
@@ -10,10 +11,10 @@ import (
 	"time"
 )
 
-// degreeMemory is the budget of the accuracy tests: half of the 8 MiB
+// accuracyMemory is the budget of the accuracy tests: half of the 8 MiB
 // allowed, because on this class of machine a larger table no longer fits
 // the cache and inserts slow down without a gain in accuracy.
-const degreeMemory = 4 << 20
+const accuracyMemory = 4 << 20
 
 func newTestDegree(t testing.TB, memory int) *Degree {
 	t.Helper()
@@ -27,21 +28,21 @@ func newTestDegree(t testing.TB, memory int) *Degree {
 func TestDegreeZipf(t *testing.T) {
 	skipIfRace(t)
 	s := zipfStream()
-	d := newTestDegree(t, degreeMemory)
+	d := newTestDegree(t, accuracyMemory)
 	start := time.Now()
 	s.insert(d, 0, len(s.pairs))
 	t.Logf("Zipf(%v): %d pairs, %d keys, inserted in %v; memory %d bytes (%.2f MiB), %d candidates",
 		zipfS, len(s.pairs), len(s.degree), time.Since(start), d.MemoryBytes(),
 		float64(d.MemoryBytes())/(1<<20), d.Capacity())
-	if d.MemoryBytes() > degreeMemory {
-		t.Errorf("memory %d > %d", d.MemoryBytes(), degreeMemory)
+	if d.MemoryBytes() > accuracyMemory {
+		t.Errorf("memory %d > %d", d.MemoryBytes(), accuracyMemory)
 	}
 	measure(d, s).check(t)
 }
 
 func TestDegreeGraph(t *testing.T) {
 	s := graphStream(t)
-	d := newTestDegree(t, degreeMemory)
+	d := newTestDegree(t, accuracyMemory)
 	s.insert(d, 0, len(s.pairs))
 	t.Logf("SNAP ego-Facebook, each edge as (a,b) and (b,a): %d pairs, %d keys", len(s.pairs), len(s.degree))
 	measure(d, s).check(t)
@@ -51,7 +52,7 @@ func TestDegreeGraph(t *testing.T) {
 // "repeated connections on nearly every key" failure): degrees must not move.
 func TestDegreeRepeats(t *testing.T) {
 	s := graphStream(t)
-	once := newTestDegree(t, degreeMemory)
+	once := newTestDegree(t, accuracyMemory)
 	s.insert(once, 0, len(s.pairs))
 	var pairs []uint64
 	for range 5 {
@@ -60,7 +61,7 @@ func TestDegreeRepeats(t *testing.T) {
 	r := rand.New(rand.NewPCG(7, 8))
 	r.Shuffle(len(pairs), func(i, j int) { pairs[i], pairs[j] = pairs[j], pairs[i] })
 	rep := &stream{pairs: pairs, degree: s.degree}
-	d := newTestDegree(t, degreeMemory)
+	d := newTestDegree(t, accuracyMemory)
 	rep.insert(d, 0, len(pairs))
 	a := measure(d, rep)
 	a.check(t)
@@ -76,7 +77,7 @@ func TestDegreeMerge(t *testing.T) {
 	skipIfRace(t)
 	s := zipfStream()
 	half := len(s.pairs) / 2
-	whole, a, b := newTestDegree(t, degreeMemory), newTestDegree(t, degreeMemory), newTestDegree(t, degreeMemory)
+	whole, a, b := newTestDegree(t, accuracyMemory), newTestDegree(t, accuracyMemory), newTestDegree(t, accuracyMemory)
 	s.insert(whole, 0, len(s.pairs))
 	s.insert(a, 0, half)
 	s.insert(b, half, len(s.pairs))
@@ -106,7 +107,7 @@ func TestDegreeMerge(t *testing.T) {
 func TestDegreeMergeGraph(t *testing.T) {
 	s := graphStream(t)
 	half := len(s.pairs) / 2
-	a, b := newTestDegree(t, degreeMemory), newTestDegree(t, degreeMemory)
+	a, b := newTestDegree(t, accuracyMemory), newTestDegree(t, accuracyMemory)
 	s.insert(a, 0, half)
 	s.insert(b, half, len(s.pairs))
 	if err := a.Merge(b); err != nil {
@@ -114,7 +115,7 @@ func TestDegreeMergeGraph(t *testing.T) {
 	}
 	measure(a, s).check(t)
 
-	replica := newTestDegree(t, degreeMemory)
+	replica := newTestDegree(t, accuracyMemory)
 	data, _ := a.MarshalBinary()
 	if err := replica.UnmarshalBinary(data); err != nil {
 		t.Fatal(err)
@@ -173,7 +174,7 @@ func TestDegreeSmallDegrees(t *testing.T) {
 
 func TestDegreeOverAll(t *testing.T) {
 	s := graphStream(t)
-	d := newTestDegree(t, degreeMemory)
+	d := newTestDegree(t, accuracyMemory)
 	s.insert(d, 0, len(s.pairs))
 	over := d.Over(100, nil)
 	n := 0
@@ -263,6 +264,25 @@ func TestDegreeAllocs(t *testing.T) {
 	}
 	if allocs := testing.AllocsPerRun(100, func() { d.Estimate(keyHash(1)) }); allocs != 0 {
 		t.Errorf("Estimate allocates %v times", allocs)
+	}
+}
+
+// TestDegreeUnmarshalLimits: the sparse encoding of an empty sketch is a few
+// bytes whatever its size, so a decoder must bound the size it accepts.
+func TestDegreeUnmarshalLimits(t *testing.T) {
+	d := newTestDegree(t, 8<<20)
+	data, _ := d.MarshalBinary()
+	t.Logf("empty 8 MiB sketch: %d bytes encoded", len(data))
+	if len(data) > 32 {
+		t.Errorf("empty sketch encodes to %d bytes", len(data))
+	}
+	binary.LittleEndian.PutUint32(data[3:], 1<<22) // 4M candidate buckets: > 1 GiB
+	var e Degree
+	if err := e.UnmarshalBinary(data); !errors.Is(err, ErrCorrupt) {
+		t.Errorf("UnmarshalBinary of a 13 GiB sketch: %v, want ErrCorrupt", err)
+	}
+	if _, err := NewDegree(maxDegreeMemory + 1); !errors.Is(err, ErrInvalid) {
+		t.Errorf("NewDegree above the maximum: %v", err)
 	}
 }
 

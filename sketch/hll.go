@@ -7,18 +7,20 @@ import (
 
 // Precision limits of HLL.
 const (
-	MinPrecision = 4
-	MaxPrecision = 18
+	MinHLLPrecision = 4
+	MaxHLLPrecision = 18
 )
 
 // HLL is a HyperLogLog counter of distinct hashes with 2^p one-byte registers
 // and Ertl's improved estimator, which needs no bias tables and no switch to
 // linear counting.
 //
-// Memory: 2^p bytes (16 KiB at p = 14). Error: relative standard error
-// 1.04/sqrt(2^p), 0.81% at p = 14; measured at p = 14 on 10^6 distinct
-// hashes: 0.5%. Speed: Insert 1.4 ns, no allocation; Estimate 13 µs at
-// p = 14. Measured with
+// Memory: 2^p bytes, 16 KiB at p = 14. Error: relative standard error
+// 1.04/sqrt(2^p), 0.81% at p = 14; measured at p = 14: 0.60% at 1,000
+// distinct hashes, 0.44% at 10^6, and 0.42% on the 561,757 distinct keys of
+// 10^7 Zipf pairs; the merge of two halves equals the whole exactly. Speed:
+// Insert 2.9 ns (inlined), no allocation; Estimate 9.3 µs at p = 14.
+// Measured with
 //
 //	go test -run 'TestHLL' -bench 'HLL' -benchmem -v ./sketch/
 type HLL struct {
@@ -27,11 +29,11 @@ type HLL struct {
 }
 
 // NewHLL returns an empty HLL with 2^precision registers, precision in
-// [MinPrecision, MaxPrecision].
+// [MinHLLPrecision, MaxHLLPrecision].
 func NewHLL(precision uint8) (*HLL, error) {
-	if precision < MinPrecision || precision > MaxPrecision {
+	if precision < MinHLLPrecision || precision > MaxHLLPrecision {
 		return nil, fmt.Errorf("cannot create HLL: precision %d outside [%d, %d]: %w",
-			precision, MinPrecision, MaxPrecision, ErrInvalid)
+			precision, MinHLLPrecision, MaxHLLPrecision, ErrInvalid)
 	}
 	return &HLL{regs: make([]uint8, 1<<precision), p: precision}, nil
 }
@@ -91,7 +93,7 @@ func (h *HLL) UnmarshalBinary(data []byte) error {
 	if err := checkHeader(data, kindHLL, "HLL"); err != nil {
 		return err
 	}
-	if len(data) < 3 || data[2] < MinPrecision || data[2] > MaxPrecision {
+	if len(data) < 3 || data[2] < MinHLLPrecision || data[2] > MaxHLLPrecision {
 		return fmt.Errorf("cannot unmarshal HLL: bad precision: %w", ErrCorrupt)
 	}
 	p := data[2]

@@ -13,18 +13,21 @@ const (
 
 // Quantiles estimates quantiles of a stream of float64 values (for example
 // the degree distribution) with relative accuracy alpha: a DDSketch
-// (Masson, Rim, Lee, VLDB 2019) with logarithmic bins of ratio
+// (Masson, Rim, Lee, VLDB 2019) with logarithmic bins of ratio at most
 // (1+alpha)/(1-alpha) in two fixed arrays of maxBins counters, one for
 // positive and one for negative values, plus a zero count. When values span
 // more than maxBins bins the lowest bins collapse together, so accuracy is
 // kept for the largest magnitudes (the tail that matters for super-nodes).
 // Values below 1e-300 in magnitude count as zero; NaN and ±Inf are ignored.
 //
-// Memory: 16·maxBins bytes, 32 KiB for maxBins = 2048, which covers values
-// over 12 decades (for example 1 to 10^12) at alpha = 1% without collapsing. Error: every quantile
-// within relative error alpha of a value of the right rank, as long as
-// nothing collapsed; measured at alpha = 1% on 10^6 Zipf degrees: max
-// relative error 0.99%. Speed: Add 7.7 ns, no allocation. Measured with
+// Memory: 16·maxBins bytes, 32 KiB for maxBins = 2048 (a good default),
+// which covers 12 decades (for example 1 to 10^12) at alpha = 1% before any
+// bin collapses. Error: every quantile within relative error alpha of the
+// true value of its rank while nothing collapsed, and Min and Max exact;
+// measured at alpha = 1% on the 561,757 degrees of 10^7 Zipf pairs: max
+// relative error 0.99% over 1,001 quantiles; the merge of two halves equals
+// the whole exactly. Speed: Add 9.6 ns, no allocation; Quantile 0.8 µs.
+// Measured with
 //
 //	go test -run 'TestQuantiles' -bench 'Quantiles' -benchmem -v ./sketch/
 type Quantiles struct {
@@ -123,17 +126,22 @@ func (q *Quantiles) AddN(v float64, n uint64) {
 // Its slope in ln v is at most 1, so 1/ln(gamma) bins per unit keep every
 // bin's max/min ratio within gamma.
 func (q *Quantiles) index(v float64) int {
+	return binOf(v, q.multiplier)
+}
+
+func binOf(v, multiplier float64) int {
 	b := math.Float64bits(v)
 	e := float64(int(b>>52&0x7ff) - 1023)
 	m := math.Float64frombits(b&(1<<52-1) | 1023<<52)
-	return int(math.Floor((e + m - 1) * q.multiplier))
+	return int(math.Floor((e + m - 1) * multiplier))
 }
 
 // value is the representative of bin i: the harmonic mean of its bounds,
-// within alpha of every value in the bin.
+// within alpha of every value in the bin, written so as not to overflow.
 func (q *Quantiles) value(i int) float64 {
-	lo, hi := pow2approx(float64(i)/q.multiplier), pow2approx(float64(i+1)/q.multiplier)
-	return 2 * lo * hi / (lo + hi)
+	lo := pow2approx(float64(i) / q.multiplier)
+	hi := min(pow2approx(float64(i+1)/q.multiplier), math.MaxFloat64)
+	return 2 / (1/lo + 1/hi)
 }
 
 // pow2approx inverts the approximate log2 of index.
@@ -330,6 +338,9 @@ func (q *Quantiles) UnmarshalBinary(data []byte) error {
 	if !(alpha >= 1e-4 && alpha <= 0.5) || maxBins < minQuantileBins || maxBins > maxQuantileBins {
 		return fail("bad parameters")
 	}
+	// Bins must hold representable values.
+	mult := 1 / math.Log1p(2*alpha/(1-alpha))
+	lowest, highest := int64(binOf(minQuantileValue, mult)), int64(binOf(math.MaxFloat64, mult))
 	type span struct {
 		lo     int
 		counts []byte // uvarints, decoded twice: once to check, once to load
@@ -338,19 +349,18 @@ func (q *Quantiles) UnmarshalBinary(data []byte) error {
 	var spans [2]span
 	count := zero
 	for s := range spans {
-		start := r.uvarintSigned()
+		start := r.varint()
 		n := r.uvarint()
-		if r.bad || n > uint64(maxBins) || start < math.MinInt32 || start > math.MaxInt32 {
+		if r.bad || n > uint64(maxBins) || n > 0 && (start < lowest || start+int64(n)-1 > highest) {
 			return fail("bad bin range")
 		}
 		body := r.b
 		for range n {
-			c := r.uvarint()
-			if next := count + c; next < count {
+			next := count + r.uvarint()
+			if next < count {
 				return fail("count overflows")
-			} else {
-				count = next
 			}
+			count = next
 		}
 		if r.bad {
 			return fail("truncated bins")
@@ -387,7 +397,7 @@ func (q *Quantiles) UnmarshalBinary(data []byte) error {
 	return nil
 }
 
-func (r *reader) uvarintSigned() int64 {
+func (r *reader) varint() int64 {
 	v, n := binary.Varint(r.b)
 	if n <= 0 {
 		r.bad = true

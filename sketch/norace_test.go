@@ -1,0 +1,7 @@
+//go:build !race
+
+package sketch
+
+import "testing"
+
+func skipIfRace(*testing.T) {}
