@@ -31,6 +31,7 @@ var commands = []command{
 	{"quarantine", "list, show, release, drop or export held batches", cmdQuarantine},
 	{"resume", "lift the halt of a feed partition", cmdResume},
 	{"simulate", "generate a vendor feed with incidents", cmdSimulate},
+	{"bench", "measure the gate against a bare Kafka passthrough", cmdBench},
 	{"version", "print the version", cmdVersion},
 }
 

@@ -1,0 +1,440 @@
+// Package pipeline measures what the gate costs over a bare Kafka pipe: in
+// one run, on one broker, over the same backlog, it alternates (a) a bare
+// franz-go transactional consume→produce passthrough and (b) the gate with
+// the demo config, and reports records/s, MB/s, the ratio b/a, CPU per
+// record, and the latency a record gains.
+package pipeline
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/sluicehq/sluice/bench"
+	"github.com/sluicehq/sluice/config"
+	"github.com/sluicehq/sluice/examples"
+	"github.com/sluicehq/sluice/gate"
+)
+
+// Options size a run.
+type Options struct {
+	Records    int // backlog size; default 200,000
+	Partitions int // default 4
+	Batch      int // records per transaction (passthrough) and max_records (gate); default 10,000
+	Rounds     int // a,b pairs; default 2
+	// LatencyRate and LatencyFor drive the latency phase: records/s
+	// produced while the gate runs, and for how long.
+	LatencyRate int
+	LatencyFor  time.Duration
+	Progress    io.Writer // nil for quiet
+}
+
+func (o *Options) fill() {
+	if o.Records <= 0 {
+		o.Records = 200_000
+	}
+	if o.Partitions <= 0 {
+		o.Partitions = 4
+	}
+	if o.Batch <= 0 {
+		o.Batch = 10_000
+	}
+	if o.Rounds <= 0 {
+		o.Rounds = 2
+	}
+	if o.LatencyRate <= 0 {
+		o.LatencyRate = 20_000
+	}
+	if o.LatencyFor <= 0 {
+		o.LatencyFor = 5 * time.Second
+	}
+}
+
+// Run is one measurement.
+type Run struct {
+	Name          string
+	Records       int
+	Bytes         int64
+	Elapsed       time.Duration
+	CPU           time.Duration // this process's user+system time
+	RecordsPerSec float64
+	MBPerSec      float64
+	CPUPerRecord  time.Duration
+}
+
+// Result is a whole run: each a and b, and the gate's latency.
+type Result struct {
+	Opts          Options
+	RecordBytes   float64 // mean record value size
+	Passthrough   []Run
+	Gate          []Run
+	Ratio         float64 // median gate records/s over median passthrough records/s
+	LatencyP50    time.Duration
+	LatencyP99    time.Duration
+	LatencyN      int
+	LatencyMaxRec int // max_records in the latency phase
+}
+
+// Measure runs the benchmark on an in-process kfake broker.
+func Measure(ctx context.Context, o Options) (*Result, error) {
+	o.fill()
+	dir, err := os.MkdirTemp("", "sluice-bench")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(int32(o.Partitions), "bench.in", "bench.pass", "bench.live"))
+	if err != nil {
+		return nil, err
+	}
+	defer c.Close()
+	brokers := c.ListenAddrs()
+	sim, err := bench.New(bench.Config{Seed: 11, MeanBatch: 1000, Flat: true})
+	if err != nil {
+		return nil, err
+	}
+	if err := writeTruth(sim, filepath.Join(dir, "reference.jsonl")); err != nil {
+		return nil, err
+	}
+	res := &Result{Opts: o}
+	bytes, err := backlog(ctx, brokers, sim, o)
+	if err != nil {
+		return nil, err
+	}
+	res.RecordBytes = float64(bytes) / float64(o.Records)
+	o.logf("backlog: %d records, %.0f bytes each, %d partitions\n", o.Records, res.RecordBytes, o.Partitions)
+	for round := 0; round < o.Rounds; round++ {
+		a, err := passthrough(ctx, brokers, o, round)
+		if err != nil {
+			return nil, fmt.Errorf("passthrough: %w", err)
+		}
+		a.Bytes = bytes
+		a.finish()
+		res.Passthrough = append(res.Passthrough, a)
+		o.logf("a %d: passthrough %.0f records/s\n", round, a.RecordsPerSec)
+		b, err := runGate(ctx, brokers, dir, o, round)
+		if err != nil {
+			return nil, fmt.Errorf("gate: %w", err)
+		}
+		b.Bytes = bytes
+		b.finish()
+		res.Gate = append(res.Gate, b)
+		o.logf("b %d: gate %.0f records/s\n", round, b.RecordsPerSec)
+	}
+	res.Ratio = median(res.Gate) / median(res.Passthrough)
+	if err := latency(ctx, brokers, dir, sim, o, res); err != nil {
+		return nil, fmt.Errorf("latency: %w", err)
+	}
+	return res, nil
+}
+
+func (o *Options) logf(format string, args ...any) {
+	if o.Progress != nil {
+		fmt.Fprintf(o.Progress, format, args...)
+	}
+}
+
+func (r *Run) finish() {
+	s := r.Elapsed.Seconds()
+	r.RecordsPerSec = float64(r.Records) / s
+	r.MBPerSec = float64(r.Bytes) / s / 1e6
+	r.CPUPerRecord = r.CPU / time.Duration(r.Records)
+}
+
+func median(rs []Run) float64 {
+	v := make([]float64, len(rs))
+	for i, r := range rs {
+		v[i] = r.RecordsPerSec
+	}
+	slices.Sort(v)
+	if len(v)%2 == 1 {
+		return v[len(v)/2]
+	}
+	return (v[len(v)/2-1] + v[len(v)/2]) / 2
+}
+
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+func writeTruth(sim *bench.Sim, path string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return sim.WriteTruth(f)
+}
+
+// backlog produces the records both contenders read.
+func backlog(ctx context.Context, brokers []string, sim *bench.Sim, o Options) (int64, error) {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.RecordPartitioner(kgo.ManualPartitioner()),
+		kgo.ProducerLinger(5*time.Millisecond))
+	if err != nil {
+		return 0, err
+	}
+	defer cl.Close()
+	var bytes int64
+	var failed atomic.Pointer[error]
+	n := 0
+	for n < o.Records {
+		b := sim.Next()
+		for _, r := range b.Records {
+			if n == o.Records {
+				break
+			}
+			bytes += int64(len(r.Value))
+			cl.Produce(ctx, &kgo.Record{Topic: "bench.in", Partition: int32(n % o.Partitions), Key: r.Key, Value: r.Value, Headers: r.Headers, Timestamp: r.Timestamp},
+				func(_ *kgo.Record, err error) {
+					if err != nil {
+						failed.Store(&err)
+					}
+				})
+			n++
+		}
+	}
+	if err := cl.Flush(ctx); err != nil {
+		return 0, err
+	}
+	if e := failed.Load(); e != nil {
+		return 0, *e
+	}
+	return bytes, nil
+}
+
+// passthrough is (a): consume the backlog in a group and produce every
+// record unchanged, Batch records per transaction, read_committed.
+func passthrough(ctx context.Context, brokers []string, o Options, round int) (Run, error) {
+	start, cpu0 := time.Now(), cpuTime()
+	sess, err := kgo.NewGroupTransactSession(kgo.SeedBrokers(brokers...),
+		kgo.ConsumerGroup(fmt.Sprintf("pass-%d", round)), kgo.ConsumeTopics("bench.in"),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		kgo.TransactionalID(fmt.Sprintf("pass-%d", round)), kgo.RecordPartitioner(kgo.ManualPartitioner()),
+		kgo.RequireStableFetchOffsets(), kgo.BlockRebalanceOnPoll())
+	if err != nil {
+		return Run{}, err
+	}
+	defer sess.Close()
+	done := 0
+	for done < o.Records {
+		if err := sess.Begin(); err != nil {
+			return Run{}, err
+		}
+		n := 0
+		for n < o.Batch && done+n < o.Records {
+			fs := sess.PollRecords(ctx, o.Batch-n)
+			if err := ctx.Err(); err != nil {
+				return Run{}, err
+			}
+			fs.EachRecord(func(r *kgo.Record) {
+				sess.Produce(ctx, &kgo.Record{Topic: "bench.pass", Partition: r.Partition, Key: r.Key, Value: r.Value, Headers: r.Headers, Timestamp: r.Timestamp}, nil)
+				n++
+			})
+		}
+		committed, err := sess.End(ctx, kgo.TryCommit)
+		if err != nil {
+			return Run{}, err
+		}
+		if committed {
+			done += n
+		}
+		sess.AllowRebalance()
+	}
+	return Run{Name: "passthrough", Records: done, Elapsed: time.Since(start), CPU: cpuTime() - cpu0}, nil
+}
+
+// gateConfig is the demo config with every detector, reading input, with
+// batches of Batch records.
+func gateConfig(brokers []string, dir, group, input, output string, batch int) (*config.Config, error) {
+	file := filepath.Join(dir, "demo.yaml")
+	if err := os.WriteFile(file, examples.Demo, 0o644); err != nil {
+		return nil, err
+	}
+	cfg, err := config.Load(file)
+	if err != nil {
+		return nil, err
+	}
+	cfg.Brokers, cfg.Group = brokers, group
+	f := &cfg.Feeds[0]
+	f.Input, f.Output, f.Quarantine = input, output, output+".quarantine"
+	f.Batch.MaxRecords = batch
+	f.Batch.BoundaryHeader = ""
+	f.Batch.MaxWait = config.Duration(100 * time.Millisecond)
+	return cfg, nil
+}
+
+// runGate is (b): the gate over the same backlog.
+func runGate(ctx context.Context, brokers []string, dir string, o Options, round int) (Run, error) {
+	cfg, err := gateConfig(brokers, dir, fmt.Sprintf("gate-%d", round), "bench.in", "bench.out", o.Batch)
+	if err != nil {
+		return Run{}, err
+	}
+	start, cpu0 := time.Now(), cpuTime()
+	g, err := gate.New(cfg, gate.Options{PollRecords: o.Batch})
+	if err != nil {
+		return Run{}, err
+	}
+	gctx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- g.Run(gctx) }()
+	defer func() { cancel(); <-done }()
+	for {
+		n, err := decided(g.Registry())
+		if err != nil {
+			return Run{}, err
+		}
+		if n >= o.Records {
+			return Run{Name: "gate", Records: n, Elapsed: time.Since(start), CPU: cpuTime() - cpu0}, nil
+		}
+		select {
+		case err := <-done:
+			return Run{}, fmt.Errorf("gate stopped: %v", err)
+		case <-ctx.Done():
+			return Run{}, ctx.Err()
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+}
+
+// decided is passed + quarantined + dropped records, from the gate's own
+// counters.
+func decided(reg *prometheus.Registry) (int, error) {
+	mfs, err := reg.Gather()
+	if err != nil {
+		return 0, err
+	}
+	n := 0.0
+	for _, mf := range mfs {
+		if mf.GetName() != "sluice_records_total" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			if r := label(m, "result"); r == "passed" || r == "quarantined" || r == "dropped" {
+				n += m.GetCounter().GetValue()
+			}
+		}
+	}
+	return int(n), nil
+}
+
+func label(m *dto.Metric, name string) string {
+	for _, l := range m.GetLabel() {
+		if l.GetName() == name {
+			return l.GetValue()
+		}
+	}
+	return ""
+}
+
+// latency produces at a fixed rate while the gate runs and measures, for
+// each record, the time from its produce to its being visible to a
+// read_committed consumer of the output.
+func latency(ctx context.Context, brokers []string, dir string, sim *bench.Sim, o Options, res *Result) error {
+	batch := o.LatencyRate / 10 // batches of about 100 ms of traffic
+	cfg, err := gateConfig(brokers, dir, "gate-live", "bench.live", "bench.live.out", batch)
+	if err != nil {
+		return err
+	}
+	res.LatencyMaxRec = batch
+	g, err := gate.New(cfg, gate.Options{PollRecords: batch})
+	if err != nil {
+		return err
+	}
+	gctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go g.Run(gctx)
+	adm, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
+	if err != nil {
+		return err
+	}
+	defer adm.Close()
+	// Wait for the gate's output topic, then read it from the start.
+	for {
+		tds, err := kadm.NewClient(adm).ListTopics(ctx, "bench.live.out")
+		if err == nil && tds.Has("bench.live.out") && tds["bench.live.out"].Err == nil {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	cons, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.ConsumeTopics("bench.live.out", "bench.live.out.quarantine"),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		kgo.FetchMaxWait(10*time.Millisecond))
+	if err != nil {
+		return err
+	}
+	defer cons.Close()
+	prod, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.ProducerLinger(0))
+	if err != nil {
+		return err
+	}
+	defer prod.Close()
+	total := int(float64(o.LatencyRate) * o.LatencyFor.Seconds())
+	go func() {
+		tick := time.NewTicker(10 * time.Millisecond)
+		defer tick.Stop()
+		per := max(1, o.LatencyRate/100)
+		sent := 0
+		var recs []bench.Record
+		for sent < total && gctx.Err() == nil {
+			<-tick.C
+			for i := 0; i < per && sent < total; i++ {
+				if len(recs) == 0 {
+					recs = sim.Next().Records
+				}
+				r := recs[0]
+				recs = recs[1:]
+				// The timestamp is the produce time: the latency's start.
+				prod.Produce(gctx, &kgo.Record{Topic: "bench.live", Partition: int32(sent % o.Partitions), Key: r.Key, Value: r.Value, Headers: r.Headers, Timestamp: time.Now()}, nil)
+				sent++
+			}
+		}
+	}()
+	var lat []time.Duration
+	deadline := time.Now().Add(o.LatencyFor + 30*time.Second)
+	for len(lat) < total && time.Now().Before(deadline) {
+		pctx, pcancel := context.WithTimeout(ctx, time.Second)
+		fs := cons.PollFetches(pctx)
+		pcancel()
+		now := time.Now()
+		fs.EachRecord(func(r *kgo.Record) { lat = append(lat, now.Sub(r.Timestamp)) })
+	}
+	if len(lat) == 0 {
+		return fmt.Errorf("no record reached the output")
+	}
+	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+	res.LatencyN = len(lat)
+	res.LatencyP50 = lat[len(lat)/2]
+	res.LatencyP99 = lat[len(lat)*99/100]
+	return nil
+}
+
+// Table renders a result as the README's markdown table.
+func (r *Result) Table() string {
+	var b []byte
+	b = fmt.Appendf(b, "| run | records/s | MB/s | CPU µs/record |\n| --- | ---: | ---: | ---: |\n")
+	for i := range r.Passthrough {
+		for _, x := range []Run{r.Passthrough[i], r.Gate[i]} {
+			b = fmt.Appendf(b, "| %s %d | %.0f | %.1f | %.2f |\n", x.Name, i+1, x.RecordsPerSec, x.MBPerSec, float64(x.CPUPerRecord.Nanoseconds())/1e3)
+		}
+	}
+	b = fmt.Appendf(b, "\n%d records of %.0f bytes over %d partitions, %d records per transaction; gate/passthrough = **%.2f** (medians).\n",
+		r.Opts.Records, r.RecordBytes, r.Opts.Partitions, r.Opts.Batch, r.Ratio)
+	b = fmt.Appendf(b, "Latency a record gains through the gate (produce → visible to a read_committed consumer), %d records/s with max_records %d: p50 %s, p99 %s (%d records).\n",
+		r.Opts.LatencyRate, r.LatencyMaxRec, r.LatencyP50.Round(time.Millisecond), r.LatencyP99.Round(time.Millisecond), r.LatencyN)
+	return string(b)
+}
