@@ -7,6 +7,8 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"time"
@@ -33,8 +35,9 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	incidents := fs.StringSlice("incident", nil, "incident KIND@BATCH[:SHARE] (repeatable; replaces the default schedule)")
 	var lf logFlags
 	lf.add(fs)
-	fs.Lookup("log-level").DefValue = "warn"
-	lf.level = "warn"
+	// The demo's own lines tell the story; the gate's log says only errors.
+	fs.Lookup("log-level").DefValue = "error"
+	lf.level = "error"
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -68,11 +71,15 @@ type demoOptions struct {
 
 func defaultDemo() demoOptions {
 	return demoOptions{
-		seed: 7, batches: 24, every: 1200 * time.Millisecond, mean: 400, partitions: 3, timeout: 90 * time.Second,
+		seed: 1, batches: 24, every: 1200 * time.Millisecond, mean: 400, partitions: 3, timeout: 90 * time.Second,
+		// Delivery i goes to partition i%3; each incident lands where that
+		// partition has history enough to judge it.
 		schedule: []bench.Incident{
-			{Kind: bench.Repeat, Batch: 5},     // report 000: repeated connections on nearly every email
-			{Kind: bench.Rename, Batch: 11},    // the vendor renames email to email_address
-			{Kind: bench.Malformed, Batch: 17}, // truncated and non-JSON records
+			{Kind: bench.Repeat, Batch: 6},     // report 000: repeated connections on nearly every email
+			{Kind: bench.Wrong, Batch: 10},     // 30% of the records carry wrong values
+			{Kind: bench.Rename, Batch: 14},    // the vendor renames email to email_address
+			{Kind: bench.Spike, Batch: 17},     // three times the usual volume
+			{Kind: bench.Malformed, Batch: 21}, // truncated and non-JSON records
 		},
 	}
 }
@@ -99,7 +106,21 @@ func runDemo(ctx context.Context, o demoOptions, out io.Writer, log *slog.Logger
 		return nil, err
 	}
 	defer broker.Close()
-	cfg, err := config.Parse("examples/demo.yaml", examples.Demo)
+	sim, err := bench.New(bench.Config{Seed: o.seed, MeanBatch: o.mean, Flat: true, Schedule: o.schedule})
+	if err != nil {
+		return nil, err
+	}
+	// The config's reference file is the simulator's ground truth, written
+	// beside a copy of the config.
+	dir, err := os.MkdirTemp("", "sluice-demo")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	if err := writeFile(filepath.Join(dir, "reference.jsonl"), sim.WriteTruth); err != nil {
+		return nil, err
+	}
+	cfg, err := config.Parse(filepath.Join(dir, "demo.yaml"), examples.Demo)
 	if err != nil {
 		return nil, fmt.Errorf("cannot load the demo config: %w", err)
 	}
@@ -107,10 +128,6 @@ func runDemo(ctx context.Context, o demoOptions, out io.Writer, log *slog.Logger
 	cfg.Admin.Listen = freeOr(cfg.Admin.Listen)
 	feed := &cfg.Feeds[0]
 	if err := createInputs(ctx, cfg, o.partitions); err != nil {
-		return nil, err
-	}
-	sim, err := bench.New(bench.Config{Seed: o.seed, MeanBatch: o.mean, Schedule: o.schedule})
-	if err != nil {
 		return nil, err
 	}
 	fmt.Fprintf(out, "Sluice demo: embedded broker at %s, admin at http://%s\n", cfg.Brokers[0], cfg.Admin.Listen)
@@ -207,6 +224,16 @@ func runDemo(ctx context.Context, o demoOptions, out io.Writer, log *slog.Logger
 			}
 			s.dropped += d.Dropped
 			printDecision(out, d)
+			if d.State == gate.StateHalted {
+				// An operator would look, then resume; the demo does both.
+				fmt.Fprintf(out, "%22s partition %d halted: the demo resumes it, as `sluice resume -c sluice.yaml %s %d` would\n", "", d.Partition, d.Feed, d.Partition)
+				go func() {
+					time.Sleep(500 * time.Millisecond)
+					if _, err := gate.Resume(gctx, cfg, d.Feed, d.Partition, "demo"); err != nil {
+						log.Error("cannot resume", "err", err)
+					}
+				}()
+			}
 		}
 	}
 summary:
@@ -219,6 +246,18 @@ summary:
 	stopGate()
 	<-gateDone
 	return s, nil
+}
+
+func writeFile(path string, write func(io.Writer) error) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := write(f); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
 
 // freeOr keeps addr when it can be bound, else picks a free loopback port.
@@ -306,7 +345,8 @@ func printSummary(w io.Writer, s *demoSummary, cfg *config.Config) {
 	}
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "Where to look next:")
-	fmt.Fprintf(w, "  - run it yourself: sluice run -c examples/demo.yaml, then produce to %s on 127.0.0.1:9092\n", cfg.Feeds[0].Input)
+	fmt.Fprintf(w, "  - run it yourself: sluice run -c examples/demo.yaml (it starts the embedded broker on 127.0.0.1:9092),\n")
+	fmt.Fprintf(w, "    then: sluice simulate --brokers 127.0.0.1:9092 --topic %s --partitions 3 --incident wrong@8\n", cfg.Feeds[0].Input)
 	fmt.Fprintf(w, "  - metrics: curl http://%s/metrics | grep ^sluice_   (while a gate runs)\n", cfg.Admin.Listen)
 	fmt.Fprintf(w, "  - decisions: the compacted topic %s.decisions holds one JSON record per batch\n", cfg.Group)
 	fmt.Fprintln(w, "  - the README: every detector, setting, command and metric")
