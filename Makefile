@@ -5,7 +5,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X github.com/sluicehq/sluice/gate.Version=$(VERSION)
 FUZZTIME ?= 10s
 
-.PHONY: all build test test-race test-browser alerts bench fuzz lint demo clean
+.PHONY: all build test test-race test-browser alerts bench bench-smoke fuzz lint demo clean
 
 all: build
 
@@ -31,9 +31,14 @@ alerts:
 test-race:
 	$(GO) test -race -count=1 ./...
 
-# Every benchmark, with allocations.
+# Every benchmark, with allocations; then the end-to-end comparison.
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
+	$(GO) run ./cmd/sluice bench
+
+# Every benchmark once, so none rots (CI).
+bench-smoke:
+	$(GO) test -run '^$$' -bench . -benchtime 1x ./...
 
 # Each fuzz target for FUZZTIME.
 fuzz:
