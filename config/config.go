@@ -15,9 +15,13 @@ type Config struct {
 	Group string `yaml:"group"`
 	// CreateTopics creates missing output, quarantine, decisions and state
 	// topics. Default true.
-	CreateTopics *bool  `yaml:"create_topics"`
-	Admin        Admin  `yaml:"admin"`
-	Feeds        []Feed `yaml:"feeds"`
+	CreateTopics *bool `yaml:"create_topics"`
+	// TLS encrypts the connections to the brokers; nil speaks plaintext.
+	TLS *TLS `yaml:"tls"`
+	// SASL authenticates to the brokers; nil does not.
+	SASL  *SASL  `yaml:"sasl"`
+	Admin Admin  `yaml:"admin"`
+	Feeds []Feed `yaml:"feeds"`
 
 	// File is the path the config was loaded from; Pos maps a field path
 	// ("feeds[0].detectors[1].max_z") to where it stands in File, so that
@@ -25,6 +29,40 @@ type Config struct {
 	File string         `yaml:"-"`
 	Pos  map[string]Pos `yaml:"-"`
 }
+
+// TLS is how every Kafka client of Sluice speaks TLS to the brokers: the
+// gate, the operator commands and topic references alike. Setting it (even
+// to {}) turns TLS on. Files are PEM, relative to the config's directory,
+// and read when a client is built; none is ever logged.
+type TLS struct {
+	// CAFile holds the CAs that sign the brokers' certificates; empty
+	// trusts the system's roots.
+	CAFile string `yaml:"ca_file"`
+	// CertFile and KeyFile are the client's certificate and key, for
+	// brokers that require one (mutual TLS). Both or neither.
+	CertFile string `yaml:"cert_file"`
+	KeyFile  string `yaml:"key_file"`
+	// ServerName is the name the brokers' certificates must carry; empty
+	// means the host of each broker's address.
+	ServerName string `yaml:"server_name"`
+	// InsecureSkipVerify accepts any broker certificate. For tests only.
+	InsecureSkipVerify bool `yaml:"insecure_skip_verify"`
+}
+
+// SASL is how every Kafka client of Sluice authenticates to the brokers.
+type SASL struct {
+	// Mechanism is SCRAM-SHA-256, SCRAM-SHA-512 or PLAIN. Required.
+	Mechanism string `yaml:"mechanism"`
+	// Username is required.
+	Username string `yaml:"username"`
+	// PasswordFile holds the password (a trailing newline is dropped),
+	// relative to the config's directory. Required: a password is never
+	// written in the config itself, and never logged.
+	PasswordFile string `yaml:"password_file"`
+}
+
+// SASLMechanisms are the SASL mechanisms Sluice speaks.
+var SASLMechanisms = []string{"SCRAM-SHA-256", "SCRAM-SHA-512", "PLAIN"}
 
 // Admin is the admin HTTP server: /metrics /healthz /readyz /api /.
 type Admin struct {
@@ -51,6 +89,9 @@ type Feed struct {
 	Key string `yaml:"key"`
 	// OnDecodeError is quarantine (default), fail (halt) or drop (counted).
 	OnDecodeError string `yaml:"on_decode_error"`
+	// OnSchemaChange is the verdict on a batch in which the Arrow schema
+	// changed: warn (default), quarantine or halt. Format arrow only.
+	OnSchemaChange string `yaml:"on_schema_change"`
 	// RedactKeys makes findings show key hashes, not keys. Default true.
 	RedactKeys *bool `yaml:"redact_keys"`
 	// Shadow judges and records decisions but passes every batch.

@@ -12,6 +12,8 @@ const (
 	DefaultAdminListen   = "127.0.0.1:9644"
 	DefaultFormat        = "json"
 	DefaultOnDecodeError = "quarantine"
+	// DefaultOnSchemaChange applies to format arrow only.
+	DefaultOnSchemaChange = "warn"
 
 	DefaultMaxRecords = 50000
 	DefaultMaxBytes   = ByteSize(64 << 20)
@@ -64,6 +66,9 @@ func (c *Config) setDefaults() {
 func (f *Feed) setDefaults(c *Config, path string) {
 	setDefault(c, &f.Format, path+".format", DefaultFormat)
 	setDefault(c, &f.OnDecodeError, path+".on_decode_error", DefaultOnDecodeError)
+	if f.Format == "arrow" {
+		setDefault(c, &f.OnSchemaChange, path+".on_schema_change", DefaultOnSchemaChange)
+	}
 	if f.RedactKeys == nil {
 		f.RedactKeys = new(true)
 	}

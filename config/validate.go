@@ -70,6 +70,7 @@ func (c *Config) validate(skip func(string) bool) Errors {
 	if err := checkTopicPrefix(c.Group); err != nil {
 		r.add("group", "%v", err)
 	}
+	c.validateSecurity(r)
 	c.Admin.validate(r, "admin")
 	if len(c.Feeds) == 0 {
 		r.add("feeds", "at least one feed is required")
@@ -138,6 +139,41 @@ func (c *Config) feedName(i int) string {
 	return "feeds[" + strconv.Itoa(i) + "]"
 }
 
+// validateSecurity checks tls and sasl. Whether their files exist and
+// parse is for `sluice check` and the clients that read them.
+func (c *Config) validateSecurity(r *report) {
+	if t := c.TLS; t != nil {
+		if len(c.Brokers) == 0 {
+			r.add("tls", "needs brokers: the embedded broker (no brokers configured) speaks plaintext")
+		}
+		if t.CertFile != "" && t.KeyFile == "" {
+			r.add("tls.key_file", "required with cert_file: the client certificate's private key")
+		}
+		if t.KeyFile != "" && t.CertFile == "" {
+			r.add("tls.cert_file", "required with key_file: the client certificate")
+		}
+		if t.InsecureSkipVerify && t.CAFile != "" {
+			r.add("tls.insecure_skip_verify", "verifies nothing, so ca_file would be ignored: set one of them")
+		}
+	}
+	if s := c.SASL; s != nil {
+		if len(c.Brokers) == 0 {
+			r.add("sasl", "needs brokers: the embedded broker (no brokers configured) does not authenticate")
+		}
+		if s.Mechanism == "" {
+			r.add("sasl.mechanism", "required (%s)", orList(SASLMechanisms))
+		} else {
+			r.oneOf("sasl.mechanism", "SASL mechanism", s.Mechanism, SASLMechanisms...)
+		}
+		if s.Username == "" {
+			r.add("sasl.username", "required")
+		}
+		if s.PasswordFile == "" {
+			r.add("sasl.password_file", "required: a file holding the password (never the password itself)")
+		}
+	}
+}
+
 func (a *Admin) validate(r *report, path string) {
 	if a.Listen == "off" {
 		return
@@ -178,6 +214,12 @@ func (f *Feed) validate(r *report, path string) {
 		}
 	}
 	r.oneOf(path+".on_decode_error", "action", f.OnDecodeError, "quarantine", "fail", "drop")
+	switch {
+	case f.Format == "arrow":
+		r.oneOf(path+".on_schema_change", "action", f.OnSchemaChange, "warn", "quarantine", "halt")
+	case r.set(path+".on_schema_change", f.OnSchemaChange):
+		r.add(path+".on_schema_change", "on_schema_change applies to format arrow only")
+	}
 	f.Batch.validate(r, path+".batch")
 	names := map[string]int{}
 	for i := range f.Detectors {

@@ -5,6 +5,7 @@ import (
 
 	"github.com/cespare/xxhash/v2"
 
+	"github.com/sluicehq/sluice/arrowrows"
 	"github.com/sluicehq/sluice/config"
 	"github.com/sluicehq/sluice/detectors"
 	"github.com/sluicehq/sluice/fields"
@@ -17,6 +18,7 @@ type judge struct {
 	feed   *config.Feed
 	plan   *fields.Plan // json
 	rows   fields.Rows  // formats with many rows a record (arrow)
+	onRow  func()       // j.observeRow, bound once: a method value passed to Decode would be allocated per record
 	keyIdx int          // index of the key field in vals; -1 means the Kafka key
 	dets   []detectors.Detector
 	vals   []fields.Value
@@ -49,6 +51,12 @@ func newJudge(cfg *config.Config, f *config.Feed, env *detectors.Env) (*judge, e
 			return nil, fmt.Errorf("feed %s: %w", f.Name, err)
 		}
 		j.plan = p
+	case "arrow":
+		d, err := arrowrows.NewDecoder(b.Paths())
+		if err != nil {
+			return nil, fmt.Errorf("feed %s: %w", f.Name, err)
+		}
+		j.rows, j.onRow = d, j.observeRow
 	case "raw":
 		if len(b.Paths()) > 0 {
 			return nil, fmt.Errorf("feed %s: format raw has no fields, but detectors need %v", f.Name, b.Paths())
@@ -75,7 +83,7 @@ func (j *judge) observe(key, value []byte) (rows int, ok bool) {
 	switch {
 	case j.rows != nil:
 		j.key, j.size = key, len(value)
-		n, err := j.rows.Decode(value, j.vals, j.observeRow)
+		n, err := j.rows.Decode(value, j.vals, j.onRow)
 		return n, err == nil
 	case j.plan != nil:
 		if err := j.plan.Extract(value, j.vals); err != nil {
@@ -110,6 +118,9 @@ func (j *judge) observeRow() {
 func (j *judge) decodes(value []byte) bool {
 	switch {
 	case j.rows != nil:
+		if c, ok := j.rows.(interface{ Check([]byte) error }); ok {
+			return c.Check(value) == nil // without noticing its schema
+		}
 		_, err := j.rows.Decode(value, j.vals, func() {})
 		return err == nil
 	case j.plan != nil:
@@ -147,7 +158,29 @@ func (j *judge) judgeBatch(b *detectors.Batch, decodeErrors int, examples []stri
 			Message: fmt.Sprintf("%d of %d records could not be decoded as %s", decodeErrors, b.Records, formatName(j.feed.Format)),
 		})
 	}
+	if w, ok := j.rows.(schemaWatcher); ok {
+		if n, now := w.SchemaChanges(); n > 0 {
+			v, _ := detectors.ParseVerdict(j.feed.OnSchemaChange)
+			if j.feed.OnSchemaChange == "" {
+				v = detectors.Warn
+			}
+			fs = append(fs, detectors.Finding{
+				Detector: "schema", Type: "schema", Verdict: v, Metric: "schema_change",
+				Observed: float64(n), Threshold: 0,
+				Message: fmt.Sprintf("the Arrow schema changed %d time(s) in this batch; it now has %s", n, now),
+			})
+		}
+	}
 	return fs, worst(fs)
+}
+
+// schemaWatcher is a Rows decoder that notices schema changes between
+// records (arrow): judgeBatch reports them, learn and reset start the count
+// anew.
+type schemaWatcher interface {
+	SchemaChanges() (n int, now string)
+	Reset()
+	Rewind()
 }
 
 // learn tells every detector the final verdict, then readies them for the
@@ -157,12 +190,18 @@ func (j *judge) learn(v detectors.Verdict) {
 		d.Learn(v)
 		d.Reset()
 	}
+	if w, ok := j.rows.(schemaWatcher); ok {
+		w.Reset()
+	}
 }
 
 // reset forgets the open batch without learning from it.
 func (j *judge) reset() {
 	for _, d := range j.dets {
 		d.Reset()
+	}
+	if w, ok := j.rows.(schemaWatcher); ok {
+		w.Rewind()
 	}
 }
 

@@ -100,6 +100,11 @@ func (p *partition) add(r *kgo.Record, now time.Time, out []*closed) []*closed {
 	// Counts are rows: one per JSON or raw record, many per Arrow record;
 	// an undecodable record counts as one.
 	p.count += max(rows, 1)
+	if r.Offset >= p.seen {
+		// Counted once, however often an abort makes it re-read.
+		p.seen = r.Offset + 1
+		p.feed.m.in.Add(float64(max(rows, 1)))
+	}
 	if !ok {
 		p.decodeErrs++
 		if len(p.decodeEx) < 3 {

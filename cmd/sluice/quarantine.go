@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/sluicehq/sluice/arrowrows/arrowfile"
 	"github.com/sluicehq/sluice/config"
 	"github.com/sluicehq/sluice/gate"
 )
@@ -27,7 +29,11 @@ each feed's quarantine topic. Nothing here needs a running gate.
   show ID              a batch's decision, its findings in words and a sample of its records
   release ID           re-publish the batch's records to the output topic, exactly once
   drop ID --reason R   give the batch up (who, when, why are recorded; nothing is deleted)
-  export ID -o FILE    write the batch's records to a file (--format jsonl)`
+  export ID -o FILE    write the batch's records to a file: --format jsonl (a JSON object a
+                       record), or arrow (an Arrow IPC file with the decision in its schema
+                       metadata, "sluice.decision": for an Arrow feed the rows themselves
+                       plus sluice_partition and sluice_offset columns, else a row a record:
+                       partition, offset, timestamp, key, value, headers)`
 
 func cmdQuarantine(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("quarantine", "quarantine -c sluice.yaml list|show ID|release ID|drop ID|export ID [flags]", quarantineAbout, stderr)
@@ -38,7 +44,7 @@ func cmdQuarantine(ctx context.Context, args []string, stdout, stderr io.Writer)
 	all := fs.Bool("all", false, "list: every state, not only held batches")
 	asJSON := fs.Bool("json", false, "list, show: print decision records as JSON")
 	reason := fs.String("reason", "", "release, drop: why (drop needs one)")
-	format := fs.String("format", "jsonl", "export: jsonl")
+	format := fs.String("format", "jsonl", "export: jsonl or arrow")
 	output := fs.StringP("output", "o", "", "export: file to write (- for stdout)")
 	sample := fs.Int("sample", 5, "show: records to print")
 	if err := fs.Parse(args); err != nil {
@@ -233,8 +239,8 @@ type exported struct {
 }
 
 func quarantineExport(ctx context.Context, cfg *config.Config, stdout io.Writer, id, format, output string) error {
-	if format != "jsonl" {
-		return fmt.Errorf("unknown --format %q: want jsonl (arrow lands with Arrow support)", format)
+	if format != "jsonl" && format != "arrow" {
+		return fmt.Errorf("unknown --format %q: want jsonl or arrow", format)
 	}
 	ix, err := gate.ReadIndex(ctx, cfg)
 	if err != nil {
@@ -257,11 +263,58 @@ func quarantineExport(ctx context.Context, cfg *config.Config, stdout io.Writer,
 		defer f.Close()
 		w = f
 	}
-	if err := writeJSONL(w, recs); err != nil {
+	what := "records"
+	if format == "arrow" {
+		what, err = writeArrow(w, cfg, d, recs)
+	} else {
+		err = writeJSONL(w, recs)
+	}
+	if err != nil {
 		return fmt.Errorf("cannot write export: %w", err)
 	}
 	if output != "-" {
-		fmt.Fprintf(stdout, "%s: %d records written to %s\n", id, len(recs), output)
+		fmt.Fprintf(stdout, "%s: %d %s written to %s\n", id, len(recs), what, output)
+	}
+	return nil
+}
+
+// writeArrow writes an Arrow IPC file with the decision in its schema
+// metadata: an Arrow feed's rows when its records are all rows of one
+// schema, else one row a record. It says which.
+func writeArrow(w io.Writer, cfg *config.Config, d *gate.Decision, recs []*kgo.Record) (string, error) {
+	dec, err := json.Marshal(d)
+	if err != nil {
+		return "", err
+	}
+	meta := map[string]string{arrowfile.MetaDecision: string(dec)}
+	ars := make([]arrowfile.Record, len(recs))
+	for i, r := range recs {
+		a := arrowfile.Record{Partition: r.Partition, Offset: r.Offset, Timestamp: r.Timestamp, Key: r.Key, Value: r.Value}
+		for _, h := range r.Headers {
+			a.Headers = append(a.Headers, arrowfile.Header{Key: h.Key, Value: h.Value})
+		}
+		ars[i] = a
+	}
+	if f := feedConfig(cfg, d.Feed); f != nil && f.Format == "arrow" {
+		err := arrowfile.WriteRows(w, ars, meta)
+		if err == nil {
+			return fmt.Sprintf("records (%d rows, in the feed's schema)", d.Records), nil
+		}
+		if !errors.Is(err, arrowfile.ErrNotRows) {
+			return "", err
+		}
+		// Undecodable records or a schema change: a row a record keeps
+		// them all.
+		meta["sluice.rows_error"] = err.Error()
+	}
+	return "records (a row each)", arrowfile.WriteRecords(w, ars, meta)
+}
+
+func feedConfig(cfg *config.Config, name string) *config.Feed {
+	for i := range cfg.Feeds {
+		if cfg.Feeds[i].Name == name {
+			return &cfg.Feeds[i]
+		}
 	}
 	return nil
 }

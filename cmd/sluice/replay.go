@@ -10,13 +10,16 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"strconv"
+	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/sluicehq/sluice/arrowrows/arrowfile"
 	"github.com/sluicehq/sluice/config"
 	"github.com/sluicehq/sluice/detectors"
 	"github.com/sluicehq/sluice/gate"
@@ -25,16 +28,19 @@ import (
 const replayAbout = `Dry-runs a recorded feed through the same batcher and detectors as 'sluice run',
 without touching the output: per-batch verdicts and totals. The input is JSON lines
 (one record value a line, or the objects 'sluice quarantine export' writes, with
---input-format export) as partition 0, or a range of a topic (--from-topic, with
---start/--end as offsets or RFC3339 times). Batches close on max_records, max_bytes
-and the boundary header; max_wait has no meaning offline. A halt is reported and the
-replay goes on. No broker is needed for a file.`
+--input-format export), or for a feed with format arrow an Arrow IPC file or stream
+(--input-format arrow, the default for .arrow, .arrows and .ipc files: each record
+batch is one record, re-encoded as an IPC stream of its own), as partition 0; or a
+range of a topic (--from-topic, with --start/--end as offsets or RFC3339 times).
+Batches close on max_records, max_bytes and the boundary header; max_wait has no
+meaning offline. A halt is reported and the replay goes on. No broker is needed for
+a file.`
 
 func cmdReplay(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("replay", "replay -c sluice.yaml --input FILE [--feed NAME] [--json] [--report report.html]", replayAbout, stderr)
 	path := fs.StringP("config", "c", "sluice.yaml", "config file")
-	input := fs.String("input", "", "recorded feed: JSON lines (- for stdin)")
-	inputFormat := fs.String("input-format", "values", "values (one record value a line) or export (sluice quarantine export's lines)")
+	input := fs.String("input", "", "recorded feed: JSON lines, or an Arrow IPC file or stream (- for stdin)")
+	inputFormat := fs.String("input-format", "values", "values (one record value a line), export (sluice quarantine export's lines) or arrow (an Arrow IPC file or stream: a record a record batch; the default for .arrow, .arrows and .ipc)")
 	feedName := fs.String("feed", "", "feed to replay (default: the config's only feed)")
 	asJSON := fs.Bool("json", false, "print one decision record a line")
 	report := fs.String("report", "", "write an HTML report to this file")
@@ -67,6 +73,16 @@ func cmdReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			return fmt.Errorf("the config has %d feeds: name one with --feed", len(cfg.Feeds))
 		}
 		name = cfg.Feeds[0].Name
+	}
+	if !fs.Changed("input-format") && isArrowFile(*input) {
+		*inputFormat = "arrow"
+	}
+	if *inputFormat == "arrow" {
+		for _, f := range cfg.Feeds {
+			if f.Name == name && f.Format != "arrow" {
+				return fmt.Errorf("feed %s has format %s: an Arrow input needs a feed with format: arrow", name, f.Format)
+			}
+		}
 	}
 	var rep *replayReport
 	if *report != "" {
@@ -130,10 +146,20 @@ func (t *replayTotals) add(d *gate.Decision) {
 	}
 }
 
-// fileSource reads JSON lines: one record value a line, or export objects.
+// isArrowFile reports whether a replay input is named as an Arrow file.
+func isArrowFile(path string) bool {
+	switch strings.ToLower(filepath.Ext(path)) {
+	case ".arrow", ".arrows", ".ipc":
+		return true
+	}
+	return false
+}
+
+// fileSource reads JSON lines (one record value a line, or export
+// objects) or an Arrow IPC file or stream (a record a record batch).
 func fileSource(path, format string) (gate.RecordSource, func(), error) {
-	if format != "values" && format != "export" {
-		return nil, nil, fmt.Errorf("unknown --input-format %q: want values or export", format)
+	if format != "values" && format != "export" && format != "arrow" {
+		return nil, nil, fmt.Errorf("unknown --input-format %q: want values, export or arrow", format)
 	}
 	var f io.ReadCloser = os.Stdin
 	if path != "-" {
@@ -141,6 +167,9 @@ func fileSource(path, format string) (gate.RecordSource, func(), error) {
 		if f, err = os.Open(path); err != nil {
 			return nil, nil, fmt.Errorf("cannot open replay input: %w", err)
 		}
+	}
+	if format == "arrow" {
+		return arrowSource(path, f)
 	}
 	br := bufio.NewReaderSize(f, 1<<20)
 	line := 0
@@ -164,6 +193,29 @@ func fileSource(path, format string) (gate.RecordSource, func(), error) {
 		return r, nil
 	}
 	return src, func() { f.Close() }, nil
+}
+
+// arrowSource gives each record batch of an Arrow IPC file or stream as
+// one record, its offset the batch's index.
+func arrowSource(path string, f io.ReadCloser) (gate.RecordSource, func(), error) {
+	r, err := arrowfile.NewReader(f)
+	if err != nil {
+		f.Close()
+		return nil, nil, fmt.Errorf("%s: %w", path, err)
+	}
+	var offset int64
+	src := func() (*kgo.Record, error) {
+		v, err := r.Next()
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				return nil, io.EOF
+			}
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		offset++
+		return &kgo.Record{Value: v, Offset: offset - 1}, nil
+	}
+	return src, func() { r.Close(); f.Close() }, nil
 }
 
 func trimEOL(b []byte) []byte {
