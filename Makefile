@@ -49,6 +49,18 @@ fuzz:
 	  done; \
 	done
 
+# CI: every fuzz target for 5s each.
+fuzz-ci:
+	$(MAKE) fuzz FUZZTIME=5s
+
+# The gate at a fixed rate for SOAK (default 5m; `make test` runs it for
+# 15s): records lost and duplicated, peak RSS, lag and goroutines, on the
+# lines that start with SOAK. SOAK_RATE records a second (default 2000).
+SOAK ?= 5m
+SOAK_RATE ?= 2000
+soak:
+	SLUICE_SOAK=$(SOAK) SLUICE_SOAK_RATE=$(SOAK_RATE) $(GO) test -count=1 -run '^TestSoak$$' -v -timeout 30m ./gate/
+
 lint:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); exit 1)
 	$(GO) vet ./...

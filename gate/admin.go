@@ -218,7 +218,8 @@ func writeError(w http.ResponseWriter, code int, msg string) {
 }
 
 // watchReadiness keeps Ready current: brokers reachable, group joined, the
-// gate's own topics readable.
+// gate's own topics readable, no fetch or transaction failed in the last
+// troubleWindow.
 func (g *Gate) watchReadiness(ctx context.Context) {
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
@@ -239,6 +240,9 @@ func (g *Gate) watchReadiness(ctx context.Context) {
 		}
 		if n := g.pendingRestores.Load(); n > 0 {
 			reasons = append(reasons, fmt.Sprintf("%d partitions restoring state", n))
+		}
+		if tr := g.recentTrouble(time.Now()); tr != "" {
+			reasons = append(reasons, tr)
 		}
 		g.setNotReady(reasons...)
 		select {

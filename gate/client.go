@@ -1,17 +1,167 @@
 package gate
 
 import (
+	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"os"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/sasl"
+	"github.com/twmb/franz-go/pkg/sasl/plain"
+	"github.com/twmb/franz-go/pkg/sasl/scram"
 
 	"github.com/sluicehq/sluice/config"
 )
+
+// KafkaOpts are the client options every Kafka client of a config needs:
+// the seed brokers, TLS and SASL. It is the one place they are built; the
+// gate, the operator commands (ReadIndex, Resume, Release, Drop,
+// BatchRecords) and topic references all start from it, and callers add
+// their own options after it. It reads the files tls and sasl name, each
+// time it is called; an error names the setting, never a secret.
+func KafkaOpts(cfg *config.Config) ([]kgo.Opt, error) {
+	opts := []kgo.Opt{kgo.SeedBrokers(cfg.Brokers...)}
+	if t := cfg.TLS; t != nil {
+		tc := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: t.ServerName, InsecureSkipVerify: t.InsecureSkipVerify} //nolint:gosec // the user's explicit choice
+		pool, err := loadCA(cfg)
+		if err != nil {
+			return nil, fmt.Errorf("tls.ca_file: %w", err)
+		}
+		tc.RootCAs = pool
+		cert, err := loadCert(cfg)
+		if err != nil {
+			return nil, fmt.Errorf("tls.cert_file: %w", err)
+		}
+		if cert != nil {
+			tc.Certificates = []tls.Certificate{*cert}
+		}
+		opts = append(opts, kgo.DialTLSConfig(tc))
+	}
+	if cfg.SASL != nil {
+		m, err := saslMechanism(cfg)
+		if err != nil {
+			return nil, fmt.Errorf("sasl.password_file: %w", err)
+		}
+		opts = append(opts, kgo.SASL(m))
+	}
+	return opts, nil
+}
+
+// CheckKafka reads and parses the files tls and sasl name, as KafkaOpts
+// does, without a broker, and places each problem at its setting: for
+// `sluice check`.
+func CheckKafka(cfg *config.Config) config.Errors {
+	var errs config.Errors
+	if cfg.TLS != nil {
+		if _, err := loadCA(cfg); err != nil {
+			errs = append(errs, cfg.Errorf("tls.ca_file", "%v", err))
+		}
+		if _, err := loadCert(cfg); err != nil {
+			errs = append(errs, cfg.Errorf("tls.cert_file", "%v", err))
+		}
+	}
+	if cfg.SASL != nil {
+		if _, err := saslMechanism(cfg); err != nil {
+			errs = append(errs, cfg.Errorf("sasl.password_file", "%v", err))
+		}
+	}
+	return errs
+}
+
+// clientOptsOf is KafkaOpts(cfg) followed by extra.
+func clientOptsOf(cfg *config.Config, extra []kgo.Opt) ([]kgo.Opt, error) {
+	opts, err := KafkaOpts(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return append(opts, extra...), nil
+}
+
+// loadCA reads tls.ca_file; nil (the system's roots) when it is not set.
+func loadCA(cfg *config.Config) (*x509.CertPool, error) {
+	if cfg.TLS.CAFile == "" {
+		return nil, nil
+	}
+	pem, err := os.ReadFile(cfg.Resolve(cfg.TLS.CAFile))
+	if err != nil {
+		return nil, fmt.Errorf("cannot read: %w", err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("%s holds no PEM certificate", cfg.TLS.CAFile)
+	}
+	return pool, nil
+}
+
+// loadCert loads tls.cert_file and tls.key_file; nil when they are not set.
+func loadCert(cfg *config.Config) (*tls.Certificate, error) {
+	t := cfg.TLS
+	if t.CertFile == "" && t.KeyFile == "" {
+		return nil, nil
+	}
+	cert, err := tls.LoadX509KeyPair(cfg.Resolve(t.CertFile), cfg.Resolve(t.KeyFile))
+	if err != nil {
+		// Its errors name files and PEM problems, never key material.
+		return nil, fmt.Errorf("cannot load the client certificate and key_file: %w", err)
+	}
+	return &cert, nil
+}
+
+// saslMechanism builds the mechanism of cfg.SASL. The password is read from
+// its file now, to fail early, and again at each authentication, so that a
+// rotated file (a mounted secret) takes effect on the next connection
+// without a restart; a read that fails then keeps the last good password.
+func saslMechanism(cfg *config.Config) (sasl.Mechanism, error) {
+	s := cfg.SASL
+	path := cfg.Resolve(s.PasswordFile)
+	read := func() (string, error) {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return "", fmt.Errorf("cannot read: %w", err)
+		}
+		pass := string(bytes.TrimRight(b, "\r\n"))
+		if pass == "" {
+			return "", fmt.Errorf("%s is empty", s.PasswordFile)
+		}
+		return pass, nil
+	}
+	first, err := read()
+	if err != nil {
+		return nil, err
+	}
+	var last atomic.Pointer[string]
+	last.Store(&first)
+	current := func() string {
+		if p, err := read(); err == nil {
+			last.Store(&p)
+		}
+		return *last.Load()
+	}
+	switch s.Mechanism {
+	case "SCRAM-SHA-256":
+		return scram.Sha256(func(context.Context) (scram.Auth, error) {
+			return scram.Auth{User: s.Username, Pass: current()}, nil
+		}), nil
+	case "SCRAM-SHA-512":
+		return scram.Sha512(func(context.Context) (scram.Auth, error) {
+			return scram.Auth{User: s.Username, Pass: current()}, nil
+		}), nil
+	case "PLAIN":
+		return plain.Plain(func(context.Context) (plain.Auth, error) {
+			return plain.Auth{User: s.Username, Pass: current()}, nil
+		}), nil
+	}
+	return nil, fmt.Errorf("unknown SASL mechanism %q (want %s)", s.Mechanism, strings.Join(config.SASLMechanisms, ", "))
+}
 
 // Operator commands (sluice resume, sluice quarantine) talk to Kafka, not to
 // a running gate: the decisions and state topics are the index and the
@@ -34,8 +184,12 @@ func (ix *Index) Halted(feed string, part int32) string {
 
 // ReadIndex reads the decisions and state topics up to their last stable
 // offsets.
+// Its clients use KafkaOpts(cfg), then kafkaOpts.
 func ReadIndex(ctx context.Context, cfg *config.Config, kafkaOpts ...kgo.Opt) (*Index, error) {
-	opts := append([]kgo.Opt{kgo.SeedBrokers(cfg.Brokers...)}, kafkaOpts...)
+	opts, err := clientOptsOf(cfg, kafkaOpts)
+	if err != nil {
+		return nil, err
+	}
 	ti, err := lookupTopics(ctx, cfg, opts)
 	if err != nil {
 		return nil, err
@@ -52,8 +206,7 @@ func ReadIndex(ctx context.Context, cfg *config.Config, kafkaOpts ...kgo.Opt) (*
 				}
 			}
 		case strings.HasPrefix(string(r.Key), resumeKeyPrefix):
-			var rr resumeRequest
-			if json.Unmarshal(r.Value, &rr) == nil {
+			if rr, err := parseResume(r.Value); err == nil {
 				ix.resumes[string(r.Key)] = rr
 			}
 		}
@@ -79,8 +232,24 @@ func Resume(ctx context.Context, cfg *config.Config, feed string, part int32, by
 	if batch == "" {
 		return "", fmt.Errorf("partition %d of feed %s is not halted", part, feed)
 	}
-	opts := append([]kgo.Opt{kgo.SeedBrokers(cfg.Brokers...)}, kafkaOpts...)
+	opts, err := clientOptsOf(cfg, kafkaOpts)
+	if err != nil {
+		return "", err
+	}
 	return batch, writeResume(ctx, opts, ix.topics, feed, part, batch, by)
+}
+
+// parseResume decodes a resume request from the state topic. One that names
+// no batch lifts nothing and is refused.
+func parseResume(b []byte) (resumeRequest, error) {
+	var rr resumeRequest
+	if err := json.Unmarshal(b, &rr); err != nil {
+		return resumeRequest{}, fmt.Errorf("cannot parse resume request: %w", err)
+	}
+	if rr.Batch == "" {
+		return resumeRequest{}, errors.New("cannot parse resume request: no batch")
+	}
+	return rr, nil
 }
 
 func writeResume(ctx context.Context, opts []kgo.Opt, ti *topicInfo, feed string, part int32, batch, by string) error {

@@ -19,6 +19,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/sluicehq/sluice/config"
 	"github.com/sluicehq/sluice/detectors"
@@ -30,7 +31,8 @@ type Options struct {
 	Logger *slog.Logger
 	// Registry receives the gate's metrics; nil makes a new one.
 	Registry *prometheus.Registry
-	// KafkaOpts are added to every Kafka client (dialers, TLS, SASL).
+	// KafkaOpts are added to every Kafka client, after what the config
+	// says (KafkaOpts(cfg): brokers, tls, sasl); for tests and dialers.
 	KafkaOpts []kgo.Opt
 	// InstanceID makes the transactional id unique; default
 	// host-pid-random.
@@ -44,6 +46,8 @@ type Options struct {
 	// beforeEnd, in tests, runs before a transaction ends; an error
 	// stops the gate there, as a crash would.
 	beforeEnd func() error
+	// troubleWindow, in tests, replaces troubleWindow.
+	troubleWindow time.Duration
 }
 
 // Gate runs the feeds of one config.
@@ -53,6 +57,7 @@ type Gate struct {
 	// swaps it.
 	current atomic.Pointer[config.Config]
 	opts    Options
+	kafka   []kgo.Opt // KafkaOpts(cfg) and Options.KafkaOpts, built once
 	log     *slog.Logger
 	met     *metrics
 
@@ -71,6 +76,18 @@ type Gate struct {
 	readyErr        atomic.Pointer[[]string]
 	started         atomic.Bool
 	joined          atomic.Bool
+	// trouble is the loop's last failure (a fetch or a transaction), for
+	// readiness while it is recent.
+	trouble atomic.Pointer[trouble]
+	// authFailure says why SASL authentication failed, when a broker cut
+	// it short (see saslHook).
+	authFailure atomic.Pointer[string]
+}
+
+// trouble is a failure of the loop, and when it happened.
+type trouble struct {
+	at  time.Time
+	msg string
 }
 
 type tp struct {
@@ -110,14 +127,22 @@ func New(cfg *config.Config, opts Options) (*Gate, error) {
 	if opts.PollRecords <= 0 {
 		opts.PollRecords = 10000
 	}
+	if opts.troubleWindow <= 0 {
+		opts.troubleWindow = troubleWindow
+	}
 	if len(cfg.Brokers) == 0 {
 		return nil, errors.New("no brokers configured")
 	}
-	g := &Gate{cfg: cfg, opts: opts, log: opts.Logger, feeds: map[string]*feedRuntime{}, parts: map[tp]*partition{}}
+	kafka, err := KafkaOpts(cfg)
+	if err != nil {
+		return nil, err
+	}
+	kafka = append(kafka, opts.KafkaOpts...)
+	g := &Gate{cfg: cfg, opts: opts, kafka: kafka, log: opts.Logger, feeds: map[string]*feedRuntime{}, parts: map[tp]*partition{}}
 	g.current.Store(cfg)
 	g.met = newMetrics(opts.Registry)
 	g.refs = reference.NewOpener(cfg.Dir(), reference.WithBrokers(cfg.Brokers...),
-		reference.WithKafka(opts.KafkaOpts...), reference.WithLogger(opts.Logger))
+		reference.WithKafka(kafka...), reference.WithLogger(opts.Logger))
 	notReady := []string{"not started"}
 	g.readyErr.Store(&notReady)
 	for i := range cfg.Feeds {
@@ -168,6 +193,7 @@ func (g *Gate) Run(ctx context.Context) error {
 		if ctx.Err() != nil {
 			return nil
 		}
+		err = g.explainAuth(err)
 		g.setNotReady("cannot prepare topics: " + err.Error())
 		return err
 	}
@@ -202,10 +228,43 @@ func (g *Gate) Run(ctx context.Context) error {
 
 func (g *Gate) txnID() string { return g.cfg.Group + "-" + g.opts.InstanceID }
 
+// clientOpts are the options of every client the gate makes: KafkaOpts of
+// its config (built once, in New), the caller's Options.KafkaOpts, the
+// logger, then extra.
 func (g *Gate) clientOpts(extra ...kgo.Opt) []kgo.Opt {
-	opts := []kgo.Opt{kgo.SeedBrokers(g.cfg.Brokers...), kgo.WithLogger(kgoLogger{g.log})}
-	opts = append(opts, g.opts.KafkaOpts...)
+	opts := append([]kgo.Opt{kgo.WithLogger(kgoLogger{g.log})}, g.kafka...)
+	if g.cfg.SASL != nil {
+		opts = append(opts, kgo.WithHooks(saslHook{g}))
+	}
 	return append(opts, extra...)
+}
+
+// saslHook notes a SASL authentication that a broker cut short. A broker
+// that refuses the credentials may close the connection rather than
+// answer (kfake does), and the client then reports a bare EOF; the note
+// makes the gate's error and readiness say what happened. A broker that
+// answers SASL_AUTHENTICATION_FAILED is reported by the client itself.
+type saslHook struct{ g *Gate }
+
+func (h saslHook) OnBrokerRead(meta kgo.BrokerMetadata, key int16, _ int, _, _ time.Duration, err error) {
+	if key != int16(kmsg.SASLAuthenticate) || err == nil {
+		return
+	}
+	s := h.g.cfg.SASL
+	msg := fmt.Sprintf("SASL %s authentication as %q failed: broker %s:%d closed the connection (%v); check sasl.username and the password in sasl.password_file",
+		s.Mechanism, s.Username, meta.Host, meta.Port, err)
+	h.g.authFailure.Store(&msg)
+	h.g.noteTrouble(msg)
+	h.g.log.Error("kafka authentication failed", "mechanism", s.Mechanism, "username", s.Username,
+		"broker", fmt.Sprintf("%s:%d", meta.Host, meta.Port), "err", err)
+}
+
+// explainAuth adds to err why SASL authentication failed, if it did.
+func (g *Gate) explainAuth(err error) error {
+	if m := g.authFailure.Load(); m != nil {
+		return fmt.Errorf("%w (%s)", err, *m)
+	}
+	return err
 }
 
 func (g *Gate) startSession() error {
@@ -278,6 +337,7 @@ func (g *Gate) loop(ctx context.Context) error {
 			}
 			g.log.Warn("fetch failed", "topic", t, "partition", p, "err", err)
 			g.met.fetchErrors.Inc()
+			g.noteTrouble(fmt.Sprintf("fetching %s/%d failed: %v", t, p, err))
 		})
 		g.applyEvents(ctx)
 		batches = batches[:0]
@@ -293,11 +353,6 @@ func (g *Gate) loop(ctx context.Context) error {
 			}
 			if p.halted || r.Offset < p.next {
 				return
-			}
-			if r.Offset >= p.seen {
-				// Counted once, however often an abort makes it re-read.
-				p.seen = r.Offset + 1
-				p.feed.m.in.Inc()
 			}
 			batches = p.add(r, now, batches)
 			if n := len(batches); n > 0 && batches[n-1].p == p && batches[n-1].dec.Verdict == detectors.Halt && !p.cfg.Shadow {
@@ -320,6 +375,7 @@ func (g *Gate) loop(ctx context.Context) error {
 				}
 				g.log.Warn("transaction aborted; batches will be judged again", "batches", len(batches), "err", err)
 				g.met.txnAborts.Inc()
+				g.noteTrouble("transaction aborted: " + err.Error())
 				g.rewind(batches)
 			}
 		}
@@ -502,6 +558,25 @@ func (g *Gate) setHaltedGauge(p *partition) {
 		v = 1
 	}
 	g.met.partitionHalted.WithLabelValues(p.cfg.Name, itoa(p.id)).Set(v)
+}
+
+// troubleWindow is how long a failure of the loop keeps the gate not
+// ready after it last happened.
+const troubleWindow = 10 * time.Second
+
+// noteTrouble records a failure of the loop for readiness.
+func (g *Gate) noteTrouble(msg string) {
+	g.trouble.Store(&trouble{at: time.Now(), msg: msg})
+}
+
+// recentTrouble is the readiness reason for a failure of the loop within
+// troubleWindow before now, or "".
+func (g *Gate) recentTrouble(now time.Time) string {
+	t := g.trouble.Load()
+	if t == nil || now.Sub(t.at) > g.opts.troubleWindow {
+		return ""
+	}
+	return fmt.Sprintf("%s (%s ago)", t.msg, now.Sub(t.at).Round(time.Second))
 }
 
 func (g *Gate) setNotReady(reasons ...string) {

@@ -37,7 +37,10 @@ func changeState(ctx context.Context, cfg *config.Config, id, to, by, reason str
 	if feed == nil {
 		return nil, fmt.Errorf("%w: %s names no feed of this config", ErrNotHeld, id)
 	}
-	opts := append([]kgo.Opt{kgo.SeedBrokers(cfg.Brokers...)}, kafkaOpts...)
+	opts, err := clientOptsOf(cfg, kafkaOpts)
+	if err != nil {
+		return nil, err
+	}
 	cl, err := kgo.NewClient(append(opts,
 		kgo.TransactionalID(cfg.Group+".operator"),
 		kgo.RecordPartitioner(kgo.ManualPartitioner()),
@@ -142,8 +145,11 @@ func BatchRecords(ctx context.Context, cfg *config.Config, d *Decision, limit in
 		return nil, fmt.Errorf("batch %s has no records in quarantine", d.Batch)
 	}
 	var out []*kgo.Record
-	opts := append([]kgo.Opt{kgo.SeedBrokers(cfg.Brokers...)}, kafkaOpts...)
-	err := readBatch(ctx, opts, d, limit, func(r *kgo.Record) { out = append(out, r) })
+	opts, err := clientOptsOf(cfg, kafkaOpts)
+	if err != nil {
+		return nil, err
+	}
+	err = readBatch(ctx, opts, d, limit, func(r *kgo.Record) { out = append(out, r) })
 	return out, err
 }
 

@@ -18,6 +18,14 @@ import (
 	"github.com/sluicehq/sluice/gate"
 )
 
+func init() {
+	// The files tls and sasl name must exist and parse: CA and client
+	// certificates, the key, a password file that is not empty.
+	configChecks = append(configChecks, func(_ context.Context, cfg *config.Config) config.Errors {
+		return gate.CheckKafka(cfg)
+	})
+}
+
 func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("run", "run -c sluice.yaml [flags]",
 		"Runs the gate: reads each feed's input topic in the consumer group, judges every batch,\n"+
@@ -155,7 +163,11 @@ func loadConfig(path string, stderr io.Writer) (*config.Config, error) {
 // createInputs creates the feeds' input topics on the embedded broker, so a
 // producer and the gate can start in either order.
 func createInputs(ctx context.Context, cfg *config.Config, parts int32) error {
-	cl, err := kgo.NewClient(kgo.SeedBrokers(cfg.Brokers...))
+	opts, err := gate.KafkaOpts(cfg)
+	if err != nil {
+		return err
+	}
+	cl, err := kgo.NewClient(opts...)
 	if err != nil {
 		return err
 	}
