@@ -5,7 +5,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X github.com/sluicehq/sluice/gate.Version=$(VERSION)
 FUZZTIME ?= 10s
 
-.PHONY: all build test test-race test-browser alerts bench bench-smoke fuzz lint demo clean
+.PHONY: chaos image all build test test-race test-browser alerts bench bench-smoke fuzz lint demo clean
 
 all: build
 
@@ -39,6 +39,15 @@ bench:
 # Every benchmark once, so none rots (CI).
 bench-smoke:
 	$(GO) test -run '^$$' -bench . -benchtime 1x ./...
+
+# The fleet crash test at full size: 1,000,000 records, 3 gate processes,
+# 5 SIGKILLs (make test runs it at the CI size, 60,000 records).
+chaos:
+	SLUICE_CHAOS_RECORDS=1000000 $(GO) test -count=1 -v -run TestFleetSurvivesKills -timeout 20m ./chaos/
+
+# The container image (needs Docker with BuildKit).
+image:
+	docker build -f deploy/Dockerfile --build-arg VERSION=$(VERSION) -t sluice:$(VERSION) .
 
 # Each fuzz target for FUZZTIME.
 fuzz:

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
@@ -68,6 +69,7 @@ type Gate struct {
 	evs   events
 	parts map[tp]*partition // only the loop touches it
 
+	static          bool // InstanceID was given: a static group member
 	sess            *kgo.GroupTransactSession
 	topics          *topicInfo
 	tail            *tail
@@ -118,7 +120,8 @@ func New(cfg *config.Config, opts Options) (*Gate, error) {
 	if opts.Registry == nil {
 		opts.Registry = prometheus.NewRegistry()
 	}
-	if opts.InstanceID == "" {
+	static := opts.InstanceID != ""
+	if !static {
 		opts.InstanceID = instanceID()
 	}
 	if opts.TransactionTimeout <= 0 {
@@ -138,7 +141,7 @@ func New(cfg *config.Config, opts Options) (*Gate, error) {
 		return nil, err
 	}
 	kafka = append(kafka, opts.KafkaOpts...)
-	g := &Gate{cfg: cfg, opts: opts, kafka: kafka, log: opts.Logger, feeds: map[string]*feedRuntime{}, parts: map[tp]*partition{}}
+	g := &Gate{cfg: cfg, opts: opts, kafka: kafka, log: opts.Logger, feeds: map[string]*feedRuntime{}, parts: map[tp]*partition{}, static: static}
 	g.current.Store(cfg)
 	g.met = newMetrics(opts.Registry)
 	g.refs = reference.NewOpener(cfg.Dir(), reference.WithBrokers(cfg.Brokers...),
@@ -220,6 +223,7 @@ func (g *Gate) Run(ctx context.Context) error {
 		// committed whole. Closing must allow the rebalance that leaving
 		// the group starts, or it would wait on our own blocked poll.
 		g.sess.CloseAllowingRebalance()
+		g.leaveGroup()
 		g.log.Info("gate stopped")
 	}()
 	g.log.Info("gate running", "feeds", len(g.feeds), "group", g.cfg.Group, "transactional_id", g.txnID())
@@ -272,7 +276,15 @@ func (g *Gate) startSession() error {
 	for t := range g.feeds {
 		inputs = append(inputs, t)
 	}
-	s, err := kgo.NewGroupTransactSession(g.clientOpts(
+	var member []kgo.Opt
+	if g.static {
+		// A stable instance id makes a static member (KIP-345): its
+		// restart takes its predecessor's place in the group at once,
+		// where a new dynamic member would stall the whole group until
+		// the dead one's session timed out.
+		member = append(member, kgo.InstanceID(g.opts.InstanceID))
+	}
+	s, err := kgo.NewGroupTransactSession(g.clientOpts(append(member,
 		kgo.ConsumerGroup(g.cfg.Group),
 		kgo.ConsumeTopics(inputs...),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
@@ -302,12 +314,36 @@ func (g *Gate) startSession() error {
 			defer g.mu.Unlock()
 			g.evs.revoked = appendTPs(g.evs.revoked, m)
 		}),
-	)...)
+	)...)...)
 	if err != nil {
 		return fmt.Errorf("cannot start consumer group: %w", err)
 	}
 	g.sess = s
 	return nil
+}
+
+// leaveGroup takes a static member out of the group when the gate stops
+// cleanly (the client leaves only as a dynamic member), so that its
+// partitions move now rather than after the session timeout.
+func (g *Gate) leaveGroup() {
+	if !g.static {
+		return
+	}
+	cl, err := kgo.NewClient(g.clientOpts()...)
+	if err != nil {
+		g.log.Warn("cannot leave the consumer group", "err", err)
+		return
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	resp, err := kadm.NewClient(cl).LeaveGroup(ctx, kadm.LeaveGroup(g.cfg.Group).InstanceIDs(g.opts.InstanceID).Reason("sluice stopping"))
+	if err == nil {
+		err = resp.Error()
+	}
+	if err != nil {
+		g.log.Warn("cannot leave the consumer group", "instance_id", g.opts.InstanceID, "err", err)
+	}
 }
 
 func appendTPs(dst []tp, m map[string][]int32) []tp {
