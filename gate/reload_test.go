@@ -105,8 +105,12 @@ func TestReloadMidStreamLosesNothing(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	out := consume(t, brokers, "out", len(all), 20*time.Second)
-	q := consume(t, brokers, "quar", len(all)-len(out), 20*time.Second)
+	var out, q []*kgo.Record
+	waitFor(t, "every record decided", 30*time.Second, func() bool {
+		out = consume(t, brokers, "out", len(all), 200*time.Millisecond)
+		q = consume(t, brokers, "quar", len(all)-len(out), 200*time.Millisecond)
+		return len(out)+len(q) >= len(all)
+	})
 	seen := map[string]int{}
 	for _, r := range append(out, q...) {
 		seen[string(r.Value)]++
