@@ -458,14 +458,7 @@ func (d *Degree) Judge(dst []Finding, _ *Batch) []Finding {
 	start := len(dst)
 	dst = d.judge(dst)
 	if d.shadow {
-		for i := range dst[start:] {
-			f := &dst[start+i]
-			f.Mode = "shadow"
-			if f.Verdict != Pass {
-				f.Message = "would " + f.Verdict.String() + ": " + f.Message
-			}
-			f.Verdict = Pass
-		}
+		shadow(dst[start:])
 	}
 	return dst
 }

@@ -148,15 +148,12 @@ func (d *Rules) Judge(dst []Finding, b *Batch) []Finding {
 		}
 		f.Examples = append(f.Examples, d.env.Example(key, e.hash))
 	}
-	if d.shadow {
-		f.Mode = "shadow"
-		if verdict != Pass {
-			f.Message = "would " + verdict.String() + ": " + f.Message
-		}
-		verdict = Pass
-	}
 	f.Verdict = verdict
-	return append(dst, f)
+	dst = append(dst, f)
+	if d.shadow {
+		shadow(dst[len(dst)-1:])
+	}
+	return dst
 }
 
 // message says which rule is broken most and how, e.g.

@@ -435,14 +435,7 @@ func (d *Variance) Judge(dst []Finding, b *Batch) []Finding {
 	start := len(dst)
 	dst = d.judge(dst, b)
 	if d.shadow {
-		for i := range dst[start:] {
-			f := &dst[start+i]
-			f.Mode = "shadow"
-			if f.Verdict != Pass {
-				f.Message = "would " + f.Verdict.String() + ": " + f.Message
-			}
-			f.Verdict = Pass
-		}
+		shadow(dst[start:])
 	}
 	return dst
 }

@@ -67,3 +67,16 @@ type Finding struct {
 	// Message says what was found, in words.
 	Message string `json:"message,omitempty"`
 }
+
+// shadow turns findings into what a detector in shadow mode reports: each
+// says what it would have done, and none fails the batch.
+func shadow(fs []Finding) {
+	for i := range fs {
+		f := &fs[i]
+		f.Mode = "shadow"
+		if f.Verdict != Pass {
+			f.Message = "would " + f.Verdict.String() + ": " + f.Message
+		}
+		f.Verdict = Pass
+	}
+}
