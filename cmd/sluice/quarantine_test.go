@@ -66,6 +66,14 @@ feeds:
 			t.Fatal(err)
 		}
 	}
+	runUntilHeld(t, cfg, cfgPath, "sponsors:0:0")
+	return cfgPath, values
+}
+
+// runUntilHeld runs a gate for the test's length and waits until batch is
+// in `sluice quarantine list`.
+func runUntilHeld(t *testing.T, cfg *config.Config, cfgPath, batch string) {
+	t.Helper()
 	g, err := gate.New(cfg, gate.Options{Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
@@ -77,8 +85,8 @@ feeds:
 	deadline := time.Now().Add(20 * time.Second)
 	for {
 		var out bytes.Buffer
-		if run([]string{"quarantine", "list", "-c", cfgPath}, &out, &out) == 0 && strings.Contains(out.String(), "sponsors:0:0") {
-			return cfgPath, values
+		if run([]string{"quarantine", "list", "-c", cfgPath}, &out, &out) == 0 && strings.Contains(out.String(), batch) {
+			return
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("the batch never showed in quarantine list: %s", out.String())
