@@ -237,7 +237,7 @@ func (g *Gate) txnID() string { return g.cfg.Group + "-" + g.opts.InstanceID }
 // logger, then extra.
 func (g *Gate) clientOpts(extra ...kgo.Opt) []kgo.Opt {
 	opts := append([]kgo.Opt{kgo.WithLogger(kgoLogger{g.log})}, g.kafka...)
-	if g.cfg.SASL != nil {
+	if g.current.Load().SASL != nil {
 		opts = append(opts, kgo.WithHooks(saslHook{g}))
 	}
 	return append(opts, extra...)
@@ -254,7 +254,10 @@ func (h saslHook) OnBrokerRead(meta kgo.BrokerMetadata, key int16, _ int, _, _ t
 	if key != int16(kmsg.SASLAuthenticate) || err == nil {
 		return
 	}
-	s := h.g.cfg.SASL
+	s := h.g.current.Load().SASL
+	if s == nil {
+		return
+	}
 	msg := fmt.Sprintf("SASL %s authentication as %q failed: broker %s:%d closed the connection (%v); check sasl.username and the password in sasl.password_file",
 		s.Mechanism, s.Username, meta.Host, meta.Port, err)
 	h.g.authFailure.Store(&msg)
@@ -294,7 +297,6 @@ func (g *Gate) startSession() error {
 		kgo.TransactionalID(g.txnID()),
 		kgo.TransactionTimeout(g.opts.TransactionTimeout),
 		kgo.RecordPartitioner(kgo.ManualPartitioner()),
-		kgo.ProducerBatchMaxBytes(16<<20),
 		kgo.OnPartitionsAssigned(func(_ context.Context, _ *kgo.Client, m map[string][]int32) {
 			g.mu.Lock()
 			defer g.mu.Unlock()
@@ -358,6 +360,9 @@ func appendTPs(dst []tp, m map[string][]int32) []tp {
 // loop polls, batches, judges and commits until ctx is done.
 func (g *Gate) loop(ctx context.Context) error {
 	var batches []*closed
+	// Streaks of failed polls and aborted transactions, to back off and
+	// to log a persistent failure now and then rather than every time.
+	var fetchFails, aborts int
 	for {
 		if ctx.Err() != nil {
 			return nil
@@ -367,14 +372,24 @@ func (g *Gate) loop(ctx context.Context) error {
 		fetches := g.sess.PollRecords(pctx, g.opts.PollRecords)
 		cancel()
 		now := time.Now()
+		failed := false
 		fetches.EachError(func(t string, p int32, err error) {
 			if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
 				return
 			}
-			g.log.Warn("fetch failed", "topic", t, "partition", p, "err", err)
+			failed = true
+			if fetchFails%50 == 0 {
+				g.log.Warn("fetch failed", "topic", t, "partition", p, "err", err, "failed_polls_in_a_row", fetchFails+1)
+			}
 			g.met.fetchErrors.Inc()
 			g.noteTrouble(fmt.Sprintf("fetching %s/%d failed: %v", t, p, err))
 		})
+		if failed && fetches.NumRecords() == 0 {
+			fetchFails++
+			backoff(ctx, fetchFails)
+		} else {
+			fetchFails = 0
+		}
 		g.applyEvents(ctx)
 		batches = batches[:0]
 		fetches.EachRecord(func(r *kgo.Record) {
@@ -406,17 +421,38 @@ func (g *Gate) loop(ctx context.Context) error {
 				if ctx.Err() != nil {
 					return nil
 				}
-				if errors.Is(err, errCrash) {
+				if errors.Is(err, errCrash) || errors.Is(err, errSession) {
+					// A session that cannot begin a transaction will not
+					// recover here: stop, so that a supervisor restarts
+					// the replica and its successor fences this one.
 					return err
 				}
-				g.log.Warn("transaction aborted; batches will be judged again", "batches", len(batches), "err", err)
+				aborts++
+				if aborts%50 == 1 {
+					g.log.Warn("transaction aborted; batches will be judged again", "batches", len(batches), "err", err, "aborts_in_a_row", aborts)
+				}
 				g.met.txnAborts.Inc()
 				g.noteTrouble("transaction aborted: " + err.Error())
 				g.rewind(batches)
+				backoff(ctx, aborts)
+			} else {
+				aborts = 0
 			}
 		}
 		g.updateHeld()
 		g.sess.AllowRebalance()
+	}
+}
+
+// backoff waits 50 ms after the first failure in a row, doubling to at
+// most 5 s, or until ctx is done.
+func backoff(ctx context.Context, streak int) {
+	d := min(50*time.Millisecond<<min(streak-1, 7), 5*time.Second)
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
 	}
 }
 

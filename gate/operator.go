@@ -44,7 +44,6 @@ func changeState(ctx context.Context, cfg *config.Config, id, to, by, reason str
 	cl, err := kgo.NewClient(append(opts,
 		kgo.TransactionalID(cfg.Group+".operator"),
 		kgo.RecordPartitioner(kgo.ManualPartitioner()),
-		kgo.ProducerBatchMaxBytes(16<<20),
 	)...)
 	if err != nil {
 		return nil, fmt.Errorf("cannot create producer: %w", err)

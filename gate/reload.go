@@ -42,6 +42,9 @@ func (g *Gate) reloadable(cfg *config.Config) error {
 	if !reflect.DeepEqual(old.Brokers, cfg.Brokers) {
 		why = append(why, "brokers changed")
 	}
+	if !reflect.DeepEqual(old.TLS, cfg.TLS) || !reflect.DeepEqual(old.SASL, cfg.SASL) {
+		why = append(why, "tls or sasl changed")
+	}
 	if old.Group != cfg.Group {
 		why = append(why, "group changed")
 	}

@@ -47,8 +47,16 @@ func Replay(cfg *config.Config, feedName string, partition int32, src RecordSour
 	if feed == nil {
 		return fmt.Errorf("no feed %q in the config", feedName)
 	}
+	refOpts := []reference.Option{reference.WithLogger(logger)}
+	if len(cfg.Brokers) > 0 {
+		kafka, err := KafkaOpts(cfg)
+		if err != nil {
+			return err
+		}
+		refOpts = append(refOpts, reference.WithBrokers(cfg.Brokers...), reference.WithKafka(kafka...))
+	}
 	g := &Gate{cfg: cfg, log: logger, met: newMetrics(prometheus.NewRegistry()), feeds: map[string]*feedRuntime{},
-		refs: reference.NewOpener(cfg.Dir(), reference.WithBrokers(cfg.Brokers...), reference.WithLogger(logger))}
+		refs: reference.NewOpener(cfg.Dir(), refOpts...)}
 	defer g.refs.Close()
 	fr := &feedRuntime{g: g, cfg: feed}
 	fr.m = g.met.feed(feed)

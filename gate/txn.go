@@ -47,6 +47,10 @@ func (s *span) location(topic string, part int32) *Location {
 	return &Location{Topic: topic, Partition: part, FirstOffset: s.first, LastOffset: s.last, Records: s.n}
 }
 
+// errSession means the transactional session is unusable (a fatal
+// producer error, a fenced producer): the gate stops rather than spin.
+var errSession = errors.New("transactional session failed")
+
 // errCrash stops the gate where a test says a crash happens.
 var errCrash = errors.New("crash")
 
@@ -56,7 +60,7 @@ var errCrash = errors.New("crash")
 // or none of it does.
 func (g *Gate) commit(ctx context.Context, batches []*closed) error {
 	if err := g.sess.Begin(); err != nil {
-		return fmt.Errorf("cannot begin transaction: %w", err)
+		return fmt.Errorf("%w: cannot begin transaction: %w", errSession, err)
 	}
 	var (
 		errMu    sync.Mutex
@@ -138,12 +142,14 @@ func (g *Gate) commit(ctx context.Context, batches []*closed) error {
 	}
 	committed, err := g.sess.End(ectx, try)
 	switch {
+	case produceErr != nil && err != nil:
+		return fmt.Errorf("cannot produce: %w; and cannot abort: %w", produceErr, err)
 	case produceErr != nil:
 		return fmt.Errorf("cannot produce: %w", produceErr)
 	case err != nil:
 		return fmt.Errorf("cannot commit transaction: %w", err)
 	case !committed:
-		return errors.New("transaction was not committed (the group rebalanced or the session was fenced)")
+		return errors.New("transaction was not committed (the group rebalanced, the session was fenced, or the broker could not confirm the commit)")
 	}
 	g.committed(batches)
 	return nil

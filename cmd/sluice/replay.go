@@ -266,7 +266,11 @@ func replayTopic(ctx context.Context, cfg *config.Config, feed, topic string, on
 	if len(cfg.Brokers) == 0 {
 		return errors.New("--from-topic needs brokers in the config")
 	}
-	cl, err := kgo.NewClient(kgo.SeedBrokers(cfg.Brokers...))
+	kafka, err := gate.KafkaOpts(cfg)
+	if err != nil {
+		return err
+	}
+	cl, err := kgo.NewClient(kafka...)
 	if err != nil {
 		return err
 	}
@@ -357,12 +361,16 @@ func topicOffsets(ctx context.Context, adm *kadm.Client, topic, at string, isSta
 }
 
 func topicSource(ctx context.Context, cfg *config.Config, topic string, p int32, from, to int64) (gate.RecordSource, func(), error) {
-	cl, err := kgo.NewClient(kgo.SeedBrokers(cfg.Brokers...),
+	kafka, err := gate.KafkaOpts(cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	cl, err := kgo.NewClient(append(kafka,
 		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: {p: kgo.NewOffset().At(from)}}),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
 		// Markers take offsets too; keeping them lets the reader see that
 		// it reached the end of the range.
-		kgo.KeepControlRecords())
+		kgo.KeepControlRecords())...)
 	if err != nil {
 		return nil, nil, err
 	}
