@@ -297,6 +297,7 @@ func (g *Gate) startSession() error {
 		kgo.TransactionalID(g.txnID()),
 		kgo.TransactionTimeout(g.opts.TransactionTimeout),
 		kgo.RecordPartitioner(kgo.ManualPartitioner()),
+		kgo.ProducerBatchMaxBytes(g.topics.maxMessage),
 		kgo.OnPartitionsAssigned(func(_ context.Context, _ *kgo.Client, m map[string][]int32) {
 			g.mu.Lock()
 			defer g.mu.Unlock()

@@ -10,6 +10,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 var errInputMissing = errors.New("input topic does not exist")
@@ -18,6 +19,7 @@ var errInputMissing = errors.New("input topic does not exist")
 type topicInfo struct {
 	decisions, state           string
 	decisionsParts, stateParts int32
+	maxMessage                 int32 // the least max.message.bytes of the outputs
 }
 
 // partitionFor places a key on one of n partitions, always the same one, so
@@ -88,7 +90,56 @@ func (g *Gate) ensureTopics(ctx context.Context) (*topicInfo, error) {
 			}
 		}
 	}
+	ti.maxMessage = g.maxMessageBytes(ctx, adm)
 	return ti, nil
+}
+
+// defaultMaxMessage is Kafka's default max.message.bytes, used when the
+// topics' own setting cannot be read.
+const defaultMaxMessage = 1048588
+
+// maxMessageBytes is the smallest max.message.bytes of the topics the gate
+// writes: the producer's batches must fit every one of them.
+func (g *Gate) maxMessageBytes(ctx context.Context, adm *kadm.Client) int32 {
+	var topics []string
+	for _, f := range g.feeds {
+		topics = append(topics, f.cfg.Output, f.cfg.Quarantine)
+	}
+	// A topic without its own setting takes the broker's message.max.bytes.
+	broker := int64(defaultMaxMessage)
+	if rcs, err := adm.DescribeBrokerConfigs(ctx); err == nil {
+		for _, rc := range rcs {
+			for _, c := range rc.Configs {
+				if c.Key == "message.max.bytes" && c.Value != nil {
+					if v, err := strconv.ParseInt(*c.Value, 10, 32); err == nil && v > 0 {
+						broker = v
+					}
+				}
+			}
+		}
+	}
+	rcs, err := adm.DescribeTopicConfigs(ctx, topics...)
+	if err != nil {
+		return int32(broker)
+	}
+	least := int64(-1)
+	for _, rc := range rcs {
+		v := broker
+		for _, c := range rc.Configs {
+			if c.Key == "max.message.bytes" && c.Value != nil && c.Source == kmsg.ConfigSourceDynamicTopicConfig {
+				if n, err := strconv.ParseInt(*c.Value, 10, 32); err == nil && n > 0 {
+					v = n
+				}
+			}
+		}
+		if least < 0 || v < least {
+			least = v
+		}
+	}
+	if least < 0 {
+		return int32(broker)
+	}
+	return int32(least)
 }
 
 // partitions is a topic's partition count, 0 when it does not exist.
