@@ -125,3 +125,12 @@ func record(topic string, p int32, key, value string, headers ...string) *kgo.Re
 func jsonRec(topic string, p int32, i int, email string) *kgo.Record {
 	return record(topic, p, fmt.Sprintf("k%d", i), fmt.Sprintf(`{"email":%q,"profile_id":"p%d","n":%d,"part":%d}`, email, i%7, i, p))
 }
+
+// waitIndexed waits until batch id is in the decisions index.
+func waitIndexed(t *testing.T, ctx context.Context, cfg *config.Config, id string, within time.Duration) {
+	t.Helper()
+	waitFor(t, "the decision of "+id+" in the index", within, func() bool {
+		ix, err := ReadIndex(ctx, cfg)
+		return err == nil && ix.Batches[id] != nil
+	})
+}

@@ -19,10 +19,7 @@ func TestReleaseExactlyOnceThenRefused(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	const id = "sponsors:0:10"
-	waitFor(t, "the decision in the index", 10*time.Second, func() bool {
-		ix, err := ReadIndex(ctx, cfg)
-		return err == nil && ix.Batches[id] != nil
-	})
+	waitIndexed(t, ctx, cfg, id, 10*time.Second)
 	d, err := Release(ctx, cfg, id, "tester", "vendor confirmed the data")
 	if err != nil {
 		t.Fatal(err)
@@ -76,10 +73,7 @@ func TestDropRecordsWhoWhenWhy(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	waitFor(t, "the decision in the index", 10*time.Second, func() bool {
-		ix, err := ReadIndex(ctx, cfg)
-		return err == nil && ix.Batches["sponsors:0:0"] != nil
-	})
+	waitIndexed(t, ctx, cfg, "sponsors:0:0", 10*time.Second)
 	d, err := Drop(ctx, cfg, "sponsors:0:0", "tester", "vendor resent it")
 	if err != nil {
 		t.Fatal(err)

@@ -134,10 +134,7 @@ func judgeEndToEnd(t *testing.T, cfg *config.Config, opts Options) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	const id = "sponsors:1:10"
-	waitFor(t, "the decision in the index", 15*time.Second, func() bool {
-		ix, err := ReadIndex(ctx, cfg)
-		return err == nil && ix.Batches[id] != nil
-	})
+	waitIndexed(t, ctx, cfg, id, 15*time.Second)
 	if _, err := Release(ctx, cfg, id, "tester", "checked"); err != nil {
 		t.Fatalf("release: %v", err)
 	}

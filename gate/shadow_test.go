@@ -100,10 +100,7 @@ func TestReleaseWhileTheGateRebalances(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	waitFor(t, "the decision in the index", 10*time.Second, func() bool {
-		ix, err := ReadIndex(ctx, cfg)
-		return err == nil && ix.Batches["sponsors:0:0"] != nil
-	})
+	waitIndexed(t, ctx, cfg, "sponsors:0:0", 10*time.Second)
 	b := startGate(t, parseConfig(t, brokers, feedConfig("", "quarantine")), Options{}) // the group rebalances
 	if _, err := Release(ctx, cfg, "sponsors:0:0", "tester", "during a rebalance"); err != nil {
 		t.Fatal(err)
