@@ -364,3 +364,27 @@ func TestDecodeErrorFailHalts(t *testing.T) {
 	})
 	g.stop(t)
 }
+
+// TestHaltAtABoundaryReadsNothingAfter: when the record that closes a
+// batch by its boundary header finds the batch halting, it is not read
+// (nor counted) until the partition is resumed, so the counters reconcile
+// while the partition is halted.
+func TestHaltAtABoundaryReadsNothingAfter(t *testing.T) {
+	brokers := cluster(t, 1, "in")
+	in := input(1, 9, func(_ int32, i int) bool { return i == 4 })
+	for i, r := range in {
+		r.Headers = append(r.Headers, kgo.RecordHeader{Key: "vendor-batch-id", Value: []byte(fmt.Sprint("d", i/3))})
+	}
+	produce(t, brokers, in...)
+	g := startGate(t, parseConfig(t, brokers, fmt.Sprintf(baseFeed, ", boundary_header: vendor-batch-id", "halt")), Options{})
+	m := g.g.feeds["in"].m
+	waitFor(t, "the halt", 20*time.Second, func() bool {
+		return testutil.ToFloat64(g.g.met.partitionHalted.WithLabelValues("sponsors", "0")) == 1
+	})
+	time.Sleep(500 * time.Millisecond)
+	read, passed, quarantined := testutil.ToFloat64(m.in), testutil.ToFloat64(m.passed), testutil.ToFloat64(m.quarantined)
+	if read != 6 || passed != 3 || quarantined != 3 || testutil.ToFloat64(m.held) != 0 {
+		t.Fatalf("while halted: in %v = passed %v + quarantined %v + held %v; want 6 = 3 + 3 + 0", read, passed, quarantined, testutil.ToFloat64(m.held))
+	}
+	g.stop(t)
+}

@@ -55,6 +55,9 @@ type partition struct {
 	// roll the detectors back when a transaction aborts.
 	committedState []byte
 	restored       bool
+	// offline is set by replay: a halt is reported, and reading goes on
+	// as if an operator resumed at once.
+	offline bool
 }
 
 // closed is a judged batch waiting for its transaction.
@@ -77,6 +80,10 @@ func (p *partition) add(r *kgo.Record, now time.Time, out []*closed) []*closed {
 	if p.open && b.BoundaryHeader != "" {
 		if v := header(r, b.BoundaryHeader); !bytes.Equal(v, p.boundary) {
 			out = append(out, p.close(now))
+			if p.halted && !p.cfg.Shadow {
+				// Nothing after a halting batch is read until resumed.
+				return out
+			}
 		}
 	}
 	if !p.open {
@@ -151,7 +158,7 @@ func (p *partition) close(now time.Time) *closed {
 	}
 	f.observeFindings(findings)
 	p.j.learn(verdict)
-	if verdict == detectors.Halt {
+	if verdict == detectors.Halt && !p.offline {
 		p.halted = true
 		p.haltedAt = now.UnixMilli()
 		p.haltedBatch = db.ID

@@ -65,10 +65,9 @@ func Replay(cfg *config.Config, feedName string, partition int32, src RecordSour
 	if err != nil {
 		return err
 	}
-	p.restored = true
+	p.restored, p.offline = true, true
 	emit := func(cs []*closed) error {
 		for _, c := range cs {
-			c.p.halted = false
 			if err := fn(Replayed{Decision: &c.dec, Findings: c.findings}); err != nil {
 				return err
 			}
