@@ -23,16 +23,15 @@ type judge struct {
 	dets   []detectors.Detector
 	vals   []fields.Value
 	rec    detectors.Record
-	redact bool
 	// The record being observed, for observeRow.
 	key  []byte
 	size int
 }
 
-// newJudge builds a feed's detectors and field plan. dir resolves relative
+// newJudge builds a feed's detectors and field plan; env.Dir resolves relative
 // paths in detector configs.
-func newJudge(cfg *config.Config, f *config.Feed, env *detectors.Env) (*judge, error) {
-	j := &judge{feed: f, keyIdx: -1, redact: env.RedactKeys}
+func newJudge(f *config.Feed, env *detectors.Env) (*judge, error) {
+	j := &judge{feed: f, keyIdx: -1}
 	b := env.Binder
 	if f.Key != "" {
 		j.keyIdx = b.Field(f.Key)

@@ -76,7 +76,6 @@ type Gate struct {
 	tailPtr         atomic.Pointer[tail] // for HTTP handlers and metrics
 	pendingRestores atomic.Int64
 	readyErr        atomic.Pointer[[]string]
-	started         atomic.Bool
 	joined          atomic.Bool
 	// trouble is the loop's last failure (a fetch or a transaction), for
 	// readiness while it is recent.
@@ -152,7 +151,7 @@ func New(cfg *config.Config, opts Options) (*Gate, error) {
 		f := &cfg.Feeds[i]
 		fr := &feedRuntime{g: g, cfg: f}
 		fr.m = g.met.feed(f)
-		if _, err := newJudge(cfg, f, g.env(f)); err != nil {
+		if _, err := newJudge(f, g.env(f)); err != nil {
 			g.refs.Close()
 			return nil, err
 		}
@@ -175,7 +174,6 @@ func (g *Gate) Registry() *prometheus.Registry { return g.opts.Registry }
 // (never half-written: their records were not committed, so whoever reads
 // the partition next judges them again) and Run returns nil.
 func (g *Gate) Run(ctx context.Context) error {
-	g.started.Store(true)
 	defer g.refs.Close()
 	ti, err := g.ensureTopics(ctx)
 	for waited := false; errors.Is(err, errInputMissing); waited = true {
@@ -543,7 +541,7 @@ func (g *Gate) newPartition(t tp) (*partition, error) {
 	if f == nil {
 		return nil, fmt.Errorf("no feed reads topic %s", t.topic)
 	}
-	j, err := newJudge(g.cfg, f.cfg, g.env(f.cfg))
+	j, err := newJudge(f.cfg, g.env(f.cfg))
 	if err != nil {
 		return nil, err
 	}

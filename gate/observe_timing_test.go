@@ -121,7 +121,7 @@ func observeJudge(tb testing.TB, format, rule string) *judge {
 	}
 	f := &cfg.Feeds[0]
 	env := &detectors.Env{Feed: f.Name, Binder: &detectors.Binder{}, RedactKeys: true, Dir: cfg.Dir(), Logger: slog.New(slog.DiscardHandler)}
-	j, err := newJudge(cfg, f, env)
+	j, err := newJudge(f, env)
 	if err != nil {
 		tb.Fatal(err)
 	}

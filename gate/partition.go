@@ -54,7 +54,6 @@ type partition struct {
 	// committedState is the encoded state of the last committed batch, to
 	// roll the detectors back when a transaction aborts.
 	committedState []byte
-	restored       bool
 	// offline is set by replay: a halt is reported, and reading goes on
 	// as if an operator resumed at once.
 	offline bool
@@ -234,7 +233,6 @@ func (p *partition) appendState(dst []byte) []byte {
 // read, or a detector whose state cannot be read, starts in warm-up; it
 // never stops the gate.
 func (p *partition) restore(b []byte) {
-	p.restored = true
 	if b == nil {
 		return
 	}

@@ -68,7 +68,7 @@ func (g *Gate) reloadable(cfg *config.Config) error {
 		return fmt.Errorf("%s: %s need a restart", cfg.File, strings.Join(why, "; "))
 	}
 	for i := range cfg.Feeds {
-		if _, err := newJudge(cfg, &cfg.Feeds[i], g.env(&cfg.Feeds[i])); err != nil {
+		if _, err := newJudge(&cfg.Feeds[i], g.env(&cfg.Feeds[i])); err != nil {
 			return err
 		}
 	}
@@ -102,7 +102,7 @@ func (p *partition) switchConfig() {
 	if next == nil || next == p.cfg {
 		return
 	}
-	j, err := newJudge(p.feed.g.cfg, next, p.feed.g.env(next))
+	j, err := newJudge(next, p.feed.g.env(next))
 	if err != nil {
 		p.feed.g.log.Error("cannot apply the new config to a partition; it keeps the old one", "feed", next.Name, "partition", p.id, "err", err)
 		return

@@ -65,7 +65,7 @@ func Replay(cfg *config.Config, feedName string, partition int32, src RecordSour
 	if err != nil {
 		return err
 	}
-	p.restored, p.offline = true, true
+	p.offline = true
 	emit := func(cs []*closed) error {
 		for _, c := range cs {
 			if err := fn(Replayed{Decision: &c.dec, Findings: c.findings}); err != nil {
