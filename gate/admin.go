@@ -226,7 +226,7 @@ func (g *Gate) watchReadiness(ctx context.Context) {
 	for {
 		var reasons []string
 		pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-		if err := g.sess.Client().Ping(pctx); err != nil && ctx.Err() == nil {
+		if err := g.client.Load().Ping(pctx); err != nil && ctx.Err() == nil {
 			reasons = append(reasons, "brokers unreachable: "+err.Error())
 		}
 		cancel()

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -34,9 +33,6 @@ type faultCase struct {
 	trouble string
 	// txnTimeout is the gate's transaction timeout; default 20s.
 	txnTimeout time.Duration
-	// bug names a gate bug the case shows; it is skipped unless
-	// SLUICE_FAULT_BUGS=1, until the bug is fixed.
-	bug string
 }
 
 // faultCluster is a kfake cluster that a test may restart on the same
@@ -135,7 +131,6 @@ func TestBrokerFaults(t *testing.T) {
 				return fault(fc, 1, kfake.Fault{Keys: []kmsg.Key{kmsg.TxnOffsetCommit}, Err: kerr.InvalidCommitOffsetSize, Count: 1})(t)
 			}},
 		{name: "AddPartitionsToTxn/kafka-3.8", opts: []kfake.Opt{kafka38}, trouble: "transaction aborted",
-			bug: "a fatal producer error (AddPartitionsToTxn failing) wedges the gate: every Begin fails, forever, in a hot loop",
 			inject: func(t *testing.T, fc *faultCluster) func() {
 				return fault(fc, 1, kfake.Fault{Keys: []kmsg.Key{kmsg.AddPartitionsToTxn}, Topic: "out", Err: kerr.UnknownServerError, Count: 1})(t)
 			}},
@@ -180,7 +175,6 @@ func TestBrokerFaults(t *testing.T) {
 				}
 			}},
 		{name: "slow-broker/beyond-transaction-timeout", trouble: "transaction aborted", txnTimeout: 3 * time.Second,
-			bug: "a fatal producer error (here INVALID_TXN_STATE: the broker timed the transaction out before EndTxn) wedges the gate: every Begin fails, forever, in a hot loop",
 			inject: func(t *testing.T, fc *faultCluster) func() {
 				// One EndTxn of the gate waits 5s, longer than the
 				// transaction timeout: the broker aborts the transaction
@@ -231,9 +225,6 @@ func TestBrokerFaults(t *testing.T) {
 }
 
 func runFault(t *testing.T, tc faultCase) {
-	if tc.bug != "" && os.Getenv("SLUICE_FAULT_BUGS") == "" {
-		t.Skipf("gate bug (SLUICE_FAULT_BUGS=1 runs it): %s", tc.bug)
-	}
 	opts := append([]kfake.Opt{kfake.NumBrokers(1), kfake.SeedTopics(3, "in")}, tc.opts...)
 	if strings.HasPrefix(tc.name, "broker-restart") {
 		opts = append(opts, kfake.DataDir(t.TempDir()))
@@ -337,10 +328,7 @@ func runFault(t *testing.T, tc faultCase) {
 // ACL revoked: TOPIC_AUTHORIZATION_FAILED) keeps the gate not ready and is
 // logged, but neither the log nor the broker is flooded.
 func TestPersistentFetchErrorBacksOff(t *testing.T) {
-	if os.Getenv("SLUICE_FAULT_BUGS") == "" {
-		t.Skip("gate bug (SLUICE_FAULT_BUGS=1 runs it): a persistent fetch error makes the loop poll and log in a hot loop, " +
-			"about 15,000 fetch requests and 45,000 WARN lines a second")
-	}
+	t.Parallel()
 	c := fakeCluster(t, 3, []string{"in"})
 	h := c.Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.Fetch}, Topic: "in", Err: kerr.TopicAuthorizationFailed, Count: -1})
 	defer h.Remove()

@@ -19,6 +19,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
@@ -71,6 +72,8 @@ type Gate struct {
 
 	static          bool // InstanceID was given: a static group member
 	sess            *kgo.GroupTransactSession
+	client          atomic.Pointer[kgo.Client] // sess's, for the readiness watcher
+	unstuckAt       time.Time                  // when stuck partitions last looked for a raised limit
 	topics          *topicInfo
 	tail            *tail
 	tailPtr         atomic.Pointer[tail] // for HTTP handlers and metrics
@@ -320,7 +323,95 @@ func (g *Gate) startSession() error {
 		return fmt.Errorf("cannot start consumer group: %w", err)
 	}
 	g.sess = s
+	g.client.Store(s.Client())
 	return nil
+}
+
+// maxSessionRestarts is how many new sessions in a row may fail before
+// the gate stops and leaves it to its supervisor.
+const maxSessionRestarts = 5
+
+// restartSession replaces a session that can no longer begin a transaction
+// (a fatal producer error: the broker timed the transaction out and bumped
+// the producer's epoch, or refused a partition). The new session's
+// producer initialises again under the same transactional id, which ends
+// whatever the old one left open, and rejoins the group. Every partition
+// is dropped and comes back by assignment with its committed state, as
+// after any rebalance, so nothing is judged on state that was not
+// committed.
+func (g *Gate) restartSession() error {
+	g.log.Warn("transactional session failed; starting a new one", "transactional_id", g.txnID())
+	for t, p := range g.parts {
+		p.abandon()
+		delete(g.parts, t)
+		g.met.partitionHalted.DeleteLabelValues(p.cfg.Name, itoa(p.id))
+	}
+	g.sess.CloseAllowingRebalance()
+	g.mu.Lock()
+	// The old session's revokes concern partitions already dropped, and
+	// its assignments will not be served.
+	g.pendingRestores.Add(-int64(len(g.evs.assigned)))
+	g.evs.revoked, g.evs.assigned = nil, nil
+	g.mu.Unlock()
+	g.joined.Store(false)
+	return g.startSession()
+}
+
+// stick stops reading the partitions of aborted batches that held a
+// record too large for its output or quarantine topic, so that the other
+// partitions go on while an operator raises the topic's limit.
+func (g *Gate) stick(batches []*closed) {
+	for _, b := range batches {
+		if !b.tooLarge.Load() {
+			continue
+		}
+		p := g.parts[tp{b.p.topic, b.p.id}]
+		if p == nil || p.stuck {
+			continue
+		}
+		p.stuck = true
+		g.sess.Client().PauseFetchPartitions(map[string][]int32{p.topic: {p.id}})
+		g.log.Error("partition stopped: a record is larger than its output or quarantine topic accepts; raise their max.message.bytes to at least the input's",
+			"feed", p.cfg.Name, "partition", p.id, "batch", b.dec.Batch, "max_message_bytes", g.topics.maxMessage)
+	}
+}
+
+// unstickEvery is how often stuck partitions look for a raised limit.
+const unstickEvery = 5 * time.Second
+
+// unstick reports, now and then while a partition is stuck, whether the
+// topics take larger records than when it stuck: then a new session (a
+// producer with the larger limit) reads them again.
+func (g *Gate) unstick(ctx context.Context, now time.Time) bool {
+	var stuck []string
+	for _, p := range g.parts {
+		if p.stuck {
+			stuck = append(stuck, p.topic+"/"+itoa(p.id))
+		}
+	}
+	if len(stuck) == 0 || now.Sub(g.unstuckAt) < unstickEvery {
+		return false
+	}
+	g.unstuckAt = now
+	if g.raiseMaxMessage(ctx) {
+		return true
+	}
+	g.noteTrouble(fmt.Sprintf("partitions %v stopped: a record is larger than max.message.bytes (%d) of the output or quarantine topic; raise their max.message.bytes to at least the input's",
+		stuck, g.topics.maxMessage))
+	return false
+}
+
+func tooLarge(err error) bool {
+	return errors.Is(err, kerr.MessageTooLarge) || errors.Is(err, kerr.RecordListTooLarge)
+}
+
+// explainAbort is err, with what to do about a record no topic will take.
+func explainAbort(err error) string {
+	if tooLarge(err) {
+		return err.Error() + " (a record is larger than the output or quarantine topic accepts: " +
+			"raise their max.message.bytes to at least the input's)"
+	}
+	return err.Error()
 }
 
 // leaveGroup takes a static member out of the group when the gate stops
@@ -359,9 +450,10 @@ func appendTPs(dst []tp, m map[string][]int32) []tp {
 // loop polls, batches, judges and commits until ctx is done.
 func (g *Gate) loop(ctx context.Context) error {
 	var batches []*closed
-	// Streaks of failed polls and aborted transactions, to back off and
-	// to log a persistent failure now and then rather than every time.
-	var fetchFails, aborts int
+	// Streaks of failed polls, aborted transactions and failed sessions,
+	// to back off and to log a persistent failure now and then rather
+	// than every time.
+	var fetchFails, aborts, sessionFails int
 	for {
 		if ctx.Err() != nil {
 			return nil
@@ -401,7 +493,7 @@ func (g *Gate) loop(ctx context.Context) error {
 			if p.next < 0 {
 				p.next = r.Offset
 			}
-			if p.halted || r.Offset < p.next {
+			if p.halted || p.stuck || r.Offset < p.next {
 				return
 			}
 			batches = p.add(r, now, batches)
@@ -411,19 +503,22 @@ func (g *Gate) loop(ctx context.Context) error {
 			}
 		})
 		for _, p := range g.parts {
-			if !p.halted && p.due(now) {
+			if !p.halted && !p.stuck && p.due(now) {
 				batches = append(batches, p.close(now))
 			}
+		}
+		if g.unstick(ctx, now) {
+			if err := g.restartSession(); err != nil {
+				return err
+			}
+			continue
 		}
 		if len(batches) > 0 {
 			if err := g.commit(ctx, batches); err != nil {
 				if ctx.Err() != nil {
 					return nil
 				}
-				if errors.Is(err, errCrash) || errors.Is(err, errSession) {
-					// A session that cannot begin a transaction will not
-					// recover here: stop, so that a supervisor restarts
-					// the replica and its successor fences this one.
+				if errors.Is(err, errCrash) {
 					return err
 				}
 				aborts++
@@ -431,11 +526,23 @@ func (g *Gate) loop(ctx context.Context) error {
 					g.log.Warn("transaction aborted; batches will be judged again", "batches", len(batches), "err", err, "aborts_in_a_row", aborts)
 				}
 				g.met.txnAborts.Inc()
-				g.noteTrouble("transaction aborted: " + err.Error())
+				g.noteTrouble("transaction aborted: " + explainAbort(err))
+				if errors.Is(err, errSession) {
+					sessionFails++
+					if sessionFails > maxSessionRestarts {
+						return fmt.Errorf("%w, %d times in a row: stopping", err, sessionFails)
+					}
+					backoff(ctx, sessionFails)
+					if err := g.restartSession(); err != nil {
+						return err
+					}
+					continue
+				}
 				g.rewind(batches)
+				g.stick(batches)
 				backoff(ctx, aborts)
 			} else {
-				aborts = 0
+				aborts, sessionFails = 0, 0
 			}
 		}
 		g.updateHeld()

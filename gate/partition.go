@@ -2,6 +2,7 @@ package gate
 
 import (
 	"bytes"
+	"sync/atomic"
 	"time"
 
 	"github.com/cespare/xxhash/v2"
@@ -50,6 +51,10 @@ type partition struct {
 	halted      bool
 	haltedAt    int64
 	haltedBatch string
+	// stuck is set when a record of the partition is larger than its
+	// output or quarantine topic accepts: nothing of it is read until
+	// the topics' limit is raised (not state: a new owner finds out again).
+	stuck bool
 
 	// committedState is the encoded state of the last committed batch, to
 	// roll the detectors back when a transaction aborts.
@@ -69,6 +74,7 @@ type closed struct {
 	state    []byte              // the partition's state after this batch
 	span     *span               // where a diverted batch's records went
 	arrived  time.Time           // when its first record arrived
+	tooLarge atomic.Bool         // a record was too large for its topic
 }
 
 // add puts a record into the open batch, closing the batch first when the

@@ -72,6 +72,12 @@ func (g *Gate) ensureTopics(ctx context.Context) (*topicInfo, error) {
 		if in == 0 {
 			return nil, fmt.Errorf("%w: %s (feed %s)", errInputMissing, f.cfg.Input, f.cfg.Name)
 		}
+		// What the input accepts, its outputs must accept too, or a
+		// record the vendor wrote could be written nowhere.
+		var inherit map[string]*string
+		if v, ok := ownMaxMessage(ctx, adm, f.cfg.Input); ok {
+			inherit = map[string]*string{"max.message.bytes": kadm.StringPtr(strconv.FormatInt(v, 10))}
+		}
 		for _, t := range []string{f.cfg.Output, f.cfg.Quarantine} {
 			n, err := g.partitions(ctx, adm, t)
 			if err != nil {
@@ -79,10 +85,10 @@ func (g *Gate) ensureTopics(ctx context.Context) (*topicInfo, error) {
 			}
 			switch {
 			case n == 0 && create:
-				if err := createTopic(ctx, adm, t, in, nil); err != nil {
+				if err := createTopic(ctx, adm, t, in, inherit); err != nil {
 					return nil, err
 				}
-				g.log.Info("created topic", "topic", t, "partitions", in)
+				g.log.Info("created topic", "topic", t, "partitions", in, "max_message_bytes_of_input", inherit != nil)
 			case n == 0:
 				return nil, fmt.Errorf("topic %s of feed %s does not exist and create_topics is false", t, f.cfg.Name)
 			case n < in:
@@ -99,11 +105,13 @@ func (g *Gate) ensureTopics(ctx context.Context) (*topicInfo, error) {
 const defaultMaxMessage = 1048588
 
 // maxMessageBytes is the smallest max.message.bytes of the topics the gate
-// writes: the producer's batches must fit every one of them.
+// writes: the producer's batches must fit every one of them. It warns of
+// an output or quarantine topic that takes less than its input, since a
+// record the input accepted may then fit nowhere.
 func (g *Gate) maxMessageBytes(ctx context.Context, adm *kadm.Client) int32 {
 	var topics []string
 	for _, f := range g.feeds {
-		topics = append(topics, f.cfg.Output, f.cfg.Quarantine)
+		topics = append(topics, f.cfg.Input, f.cfg.Output, f.cfg.Quarantine)
 	}
 	// A topic without its own setting takes the broker's message.max.bytes.
 	broker := int64(defaultMaxMessage)
@@ -122,24 +130,75 @@ func (g *Gate) maxMessageBytes(ctx context.Context, adm *kadm.Client) int32 {
 	if err != nil {
 		return int32(broker)
 	}
-	least := int64(-1)
+	limit := map[string]int64{}
 	for _, rc := range rcs {
-		v := broker
-		for _, c := range rc.Configs {
-			if c.Key == "max.message.bytes" && c.Value != nil && c.Source == kmsg.ConfigSourceDynamicTopicConfig {
-				if n, err := strconv.ParseInt(*c.Value, 10, 32); err == nil && n > 0 {
-					v = n
-				}
-			}
+		v, ok := maxMessageOf(rc)
+		if !ok {
+			v = broker
 		}
-		if least < 0 || v < least {
-			least = v
+		limit[rc.Name] = v
+	}
+	least := int64(-1)
+	for _, f := range g.feeds {
+		for _, t := range []string{f.cfg.Output, f.cfg.Quarantine} {
+			v, ok := limit[t]
+			if !ok {
+				continue
+			}
+			if in, ok := limit[f.cfg.Input]; ok && v < in {
+				g.log.Warn("topic takes smaller records than its input; a larger record stops its partition until the setting is raised",
+					"topic", t, "max_message_bytes", v, "input", f.cfg.Input, "input_max_message_bytes", in)
+			}
+			if least < 0 || v < least {
+				least = v
+			}
 		}
 	}
 	if least < 0 {
 		return int32(broker)
 	}
 	return int32(least)
+}
+
+// raiseMaxMessage reads the topics' max.message.bytes again after a record
+// was too large for them, and reports whether the least has grown.
+func (g *Gate) raiseMaxMessage(ctx context.Context) bool {
+	cl, err := kgo.NewClient(g.clientOpts()...)
+	if err != nil {
+		return false
+	}
+	defer cl.Close()
+	if m := g.maxMessageBytes(ctx, kadm.NewClient(cl)); m > g.topics.maxMessage {
+		g.log.Info("topics take larger records now", "max_message_bytes", m, "was", g.topics.maxMessage)
+		g.topics.maxMessage = m
+		return true
+	}
+	return false
+}
+
+// ownMaxMessage is topic's own max.message.bytes, if it has one.
+func ownMaxMessage(ctx context.Context, adm *kadm.Client, topic string) (int64, bool) {
+	rcs, err := adm.DescribeTopicConfigs(ctx, topic)
+	if err != nil || len(rcs) != 1 {
+		return 0, false
+	}
+	return maxMessageOf(rcs[0])
+}
+
+// maxMessageOf is the max.message.bytes a topic sets itself (not the
+// broker's default it would otherwise take).
+func maxMessageOf(rc kadm.ResourceConfig) (int64, bool) {
+	if rc.Err != nil {
+		return 0, false
+	}
+	for _, c := range rc.Configs {
+		if c.Key == "max.message.bytes" && c.Value != nil && c.Source == kmsg.ConfigSourceDynamicTopicConfig {
+			if n, err := strconv.ParseInt(*c.Value, 10, 32); err == nil && n > 0 {
+				return n, true
+			}
+		}
+	}
+	return 0, false
 }
 
 // partitions is a topic's partition count, 0 when it does not exist.

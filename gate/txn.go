@@ -48,7 +48,7 @@ func (s *span) location(topic string, part int32) *Location {
 }
 
 // errSession means the transactional session is unusable (a fatal
-// producer error, a fenced producer): the gate stops rather than spin.
+// producer error, a fenced producer): the loop starts a new one.
 var errSession = errors.New("transactional session failed")
 
 // errCrash stops the gate where a test says a crash happens.
@@ -166,6 +166,13 @@ func (g *Gate) produceRecords(ctx context.Context, b *closed, promise func(*kgo.
 		target = f.Output
 	}
 	var extra []kgo.RecordHeader
+	all := promise
+	promise = func(r *kgo.Record, err error) {
+		if tooLarge(err) {
+			b.tooLarge.Store(true)
+		}
+		all(r, err)
+	}
 	if !forward {
 		b.span = &span{first: -1}
 		inner := promise
