@@ -45,6 +45,11 @@ type Options struct {
 	// crashed gate blocks its partitions; default 30s.
 	TransactionTimeout time.Duration
 
+	// SetMemoryLimit lets the gate set the process's soft memory limit
+	// from the max_memory of the partitions it owns (see memory.go); for
+	// a process that runs one gate and nothing else.
+	SetMemoryLimit bool
+
 	// beforeEnd, in tests, runs before a transaction ends; an error
 	// stops the gate there, as a crash would.
 	beforeEnd func() error
@@ -299,6 +304,10 @@ func (g *Gate) startSession() error {
 		kgo.TransactionTimeout(g.opts.TransactionTimeout),
 		kgo.RecordPartitioner(kgo.ManualPartitioner()),
 		kgo.ProducerBatchMaxBytes(g.topics.maxMessage),
+		// What is fetched ahead of the loop is memory beyond max_memory:
+		// a smaller fetch than the client's 50 MiB keeps it small (a
+		// larger record still comes whole).
+		kgo.FetchMaxBytes(fetchMaxBytes),
 		kgo.OnPartitionsAssigned(func(_ context.Context, _ *kgo.Client, m map[string][]int32) {
 			g.mu.Lock()
 			defer g.mu.Unlock()
@@ -326,6 +335,9 @@ func (g *Gate) startSession() error {
 	g.client.Store(s.Client())
 	return nil
 }
+
+// fetchMaxBytes bounds a fetch response of the gate's consumer.
+const fetchMaxBytes = 4 << 20
 
 // maxSessionRestarts is how many new sessions in a row may fail before
 // the gate stops and leaves it to its supervisor.
@@ -634,6 +646,9 @@ func (g *Gate) applyEvents(ctx context.Context) {
 				g.sess.Client().ResumeFetchPartitions(map[string][]int32{t.topic: {t.part}})
 			}
 		}
+	}
+	if len(ev.revoked)+len(ev.assigned) > 0 {
+		g.setMemoryLimit()
 	}
 	for _, r := range ev.resumes {
 		g.resume(r)

@@ -42,7 +42,7 @@ type partition struct {
 	boundary   []byte
 	arrived    time.Time // wall clock of the first record: max_wait counts from here
 	ts         time.Time // the first record's timestamp
-	held       []*kgo.Record
+	held       held
 	heldBytes  int64
 	spilled    bool // records past held are re-read from the input when forwarded
 	decodeErrs int
@@ -68,7 +68,7 @@ type partition struct {
 type closed struct {
 	p        *partition
 	dec      Decision
-	held     []*kgo.Record
+	held     held
 	spilled  bool
 	findings []detectors.Finding // all of them, passing ones included
 	state    []byte              // the partition's state after this batch
@@ -102,9 +102,9 @@ func (p *partition) add(r *kgo.Record, now time.Time, out []*closed) []*closed {
 	}
 	p.last = r.Offset
 	p.bytes += int64(len(r.Value))
-	if !p.spilled && p.heldBytes+int64(len(r.Value)+len(r.Key)) <= int64(b.MaxMemory) {
-		p.held = append(p.held, r)
-		p.heldBytes += int64(len(r.Value) + len(r.Key))
+	if c := heldCost(r); !p.spilled && p.heldBytes+c <= int64(b.MaxMemory) {
+		p.held.add(r)
+		p.heldBytes += c
 	} else {
 		p.spilled = true
 	}
@@ -172,7 +172,7 @@ func (p *partition) close(now time.Time) *closed {
 	p.next = p.last + 1
 	p.open = false
 	p.count, p.bytes, p.heldBytes, p.decodeErrs = 0, 0, 0, 0
-	p.held = nil // the closed batch owns the slice now
+	p.held = held{} // the closed batch owns the records now
 	p.spilled = false
 	p.decodeEx = nil
 	if p.pending != nil {
@@ -186,7 +186,7 @@ func (p *partition) close(now time.Time) *closed {
 func (p *partition) abandon() {
 	p.open = false
 	p.count, p.bytes, p.heldBytes, p.decodeErrs = 0, 0, 0, 0
-	p.held = p.held[:0]
+	p.held.reset()
 	p.spilled = false
 	p.decodeEx = nil
 	p.j.reset()

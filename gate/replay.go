@@ -94,7 +94,7 @@ func Replay(cfg *config.Config, feedName string, partition int32, src RecordSour
 		batches = p.add(r, r.Timestamp, batches[:0])
 		// Replay keeps nothing for forwarding.
 		for _, c := range batches {
-			c.held = nil
+			c.held = held{}
 		}
 		if err := emit(batches); err != nil {
 			return err

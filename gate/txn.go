@@ -189,24 +189,32 @@ func (g *Gate) produceRecords(ctx context.Context, b *closed, promise func(*kgo.
 		}
 	}
 	dropBad := f.OnDecodeError == "drop" && b.dec.Dropped > 0
+	// The held records' output records come from one slab, not one
+	// allocation each; re-read records take their own.
+	slab := make([]kgo.Record, b.held.len())
 	send := func(r *kgo.Record) {
 		if dropBad && !p.j.decodes(r.Value) {
 			return
 		}
+		var out *kgo.Record
+		if len(slab) > 0 {
+			out, slab = &slab[0], slab[1:]
+		} else {
+			out = new(kgo.Record)
+		}
 		// Key, value, headers and timestamp stay byte-identical.
-		out := &kgo.Record{Topic: target, Partition: p.id, Key: r.Key, Value: r.Value, Headers: r.Headers, Timestamp: r.Timestamp}
+		*out = kgo.Record{Topic: target, Partition: p.id, Key: r.Key, Value: r.Value, Headers: r.Headers, Timestamp: r.Timestamp}
 		if extra != nil {
 			out.Headers = append(append(make([]kgo.RecordHeader, 0, len(r.Headers)+len(extra)), r.Headers...), extra...)
 		}
 		g.sess.Produce(ctx, out, promise)
 	}
-	for _, r := range b.held {
-		send(r)
-	}
+	b.held.each(send)
+	slab = nil
 	if b.spilled {
 		from := b.dec.FirstOffset
-		if n := len(b.held); n > 0 {
-			from = b.held[n-1].Offset + 1
+		if b.held.len() > 0 {
+			from = b.held.lastOffset() + 1
 		}
 		if err := g.reread(ctx, p.topic, p.id, from, b.dec.LastOffset, send); err != nil {
 			return err

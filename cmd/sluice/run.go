@@ -64,7 +64,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 			return err
 		}
 	}
-	opts := gate.Options{Logger: log, InstanceID: *instance, TransactionTimeout: *txnTimeout}
+	opts := gate.Options{Logger: log, InstanceID: *instance, TransactionTimeout: *txnTimeout, SetMemoryLimit: true}
 	return runGate(ctx, cfg, opts, func(g *gate.Gate, _ string) {
 		go watchConfig(ctx, *path, cfg.Brokers, g, log, 2*time.Second)
 	})
