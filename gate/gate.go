@@ -24,7 +24,6 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/sluicehq/sluice/config"
-	"github.com/sluicehq/sluice/detectors"
 	"github.com/sluicehq/sluice/reference"
 )
 
@@ -79,6 +78,8 @@ type Gate struct {
 	sess            *kgo.GroupTransactSession
 	client          atomic.Pointer[kgo.Client] // sess's, for the readiness watcher
 	unstuckAt       time.Time                  // when stuck partitions last looked for a raised limit
+	work            []partWork                 // take's, reused
+	workOf          map[*partition]int
 	topics          *topicInfo
 	tail            *tail
 	tailPtr         atomic.Pointer[tail] // for HTTP handlers and metrics
@@ -494,26 +495,7 @@ func (g *Gate) loop(ctx context.Context) error {
 			fetchFails = 0
 		}
 		g.applyEvents(ctx)
-		batches = batches[:0]
-		fetches.EachRecord(func(r *kgo.Record) {
-			p := g.parts[tp{r.Topic, r.Partition}]
-			if p == nil {
-				// A record for a partition we hold no state for: it was
-				// revoked under us. Its owner will read it.
-				return
-			}
-			if p.next < 0 {
-				p.next = r.Offset
-			}
-			if p.halted || p.stuck || r.Offset < p.next {
-				return
-			}
-			batches = p.add(r, now, batches)
-			if n := len(batches); n > 0 && batches[n-1].p == p && batches[n-1].dec.Verdict == detectors.Halt && !p.cfg.Shadow {
-				// Nothing after a halting batch is read until resumed.
-				p.abandon()
-			}
-		})
+		batches = g.take(fetches, now, batches[:0])
 		for _, p := range g.parts {
 			if !p.halted && !p.stuck && p.due(now) {
 				batches = append(batches, p.close(now))

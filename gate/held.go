@@ -1,6 +1,7 @@
 package gate
 
 import (
+	"sync"
 	"time"
 	"unsafe"
 
@@ -11,12 +12,13 @@ import (
 // into chunks of its own. Keeping the client's records instead would pin
 // every fetched buffer they point into, and the slab of Record structs
 // they were decoded into, until the batch commits: in a measured run
-// several times what max_memory counted. Copying costs about one more
-// read of the bytes. Chunks are never reallocated, so the copies never
-// move and growing never holds two of them.
+// several times what max_memory counted. Chunks are never reallocated, so
+// the copies never move. Once a batch is written or abandoned its chunks
+// go to a pool for the next batches, since fresh memory costs a page fault
+// per 4 KiB on first touch; the pool lets idle memory go at the next
+// collections.
 type held struct {
-	chunks [][]byte // the last one is being filled
-	used   int      // chunks before used are full; reset reuses them
+	chunks []*[]byte // the last one is being filled
 	recs   []heldRecord
 }
 
@@ -27,10 +29,11 @@ type heldRecord struct {
 	headers  []kgo.RecordHeader
 }
 
-const (
-	firstChunk = 64 << 10
-	maxChunk   = 1 << 20
-)
+// chunkSize is the size of a chunk; a value over a quarter of it takes
+// memory of its own, so that a chunk left for lack of room wastes little.
+const chunkSize = 256 << 10
+
+var chunks = sync.Pool{New: func() any { b := make([]byte, 0, chunkSize); return &b }}
 
 // heldRecordCost is what holding a record costs beyond its bytes.
 const heldRecordCost = int64(unsafe.Sizeof(heldRecord{}))
@@ -44,31 +47,23 @@ func heldCost(r *kgo.Record) int64 {
 	return n
 }
 
-// room returns a chunk with n bytes free.
-func (h *held) room(n int) []byte {
-	if len(h.chunks) > 0 {
-		if c := h.chunks[len(h.chunks)-1]; cap(c)-len(c) >= n {
-			return c
-		}
-	}
-	size := firstChunk
-	if len(h.chunks) > 0 {
-		size = min(2*cap(h.chunks[len(h.chunks)-1]), maxChunk)
-	}
-	h.chunks = append(h.chunks, make([]byte, 0, max(size, n)))
-	return h.chunks[len(h.chunks)-1]
-}
-
 // copyOf copies b into a chunk; nil stays nil.
 func (h *held) copyOf(b []byte) []byte {
 	if b == nil {
 		return nil
 	}
-	c := h.room(len(b))
-	start := len(c)
-	c = append(c, b...)
-	h.chunks[len(h.chunks)-1] = c
-	return c[start:len(c):len(c)]
+	if len(b) > chunkSize/4 {
+		return append(make([]byte, 0, len(b)), b...)
+	}
+	n := len(h.chunks)
+	if n == 0 || cap(*h.chunks[n-1])-len(*h.chunks[n-1]) < len(b) {
+		h.chunks = append(h.chunks, chunks.Get().(*[]byte))
+		n++
+	}
+	c := h.chunks[n-1]
+	start := len(*c)
+	*c = append(*c, b...)
+	return (*c)[start : start+len(b) : start+len(b)]
 }
 
 // add copies r.
@@ -89,13 +84,16 @@ func (h *held) len() int { return len(h.recs) }
 // lastOffset is the offset of the last held record; len() must be > 0.
 func (h *held) lastOffset() int64 { return h.recs[len(h.recs)-1].offset }
 
-// reset empties an open batch's h, keeping one chunk. A closed batch's
-// held is never reset: its bytes are being produced.
+// reset empties h and gives its chunks to the pool. It is for an open
+// batch's held, or a closed one's whose transaction has ended: nothing
+// may use its records after.
 func (h *held) reset() {
-	if len(h.chunks) > 0 {
-		h.chunks = h.chunks[:1]
-		h.chunks[0] = h.chunks[0][:0]
+	for _, c := range h.chunks {
+		*c = (*c)[:0]
+		chunks.Put(c)
 	}
+	clear(h.chunks)
+	h.chunks = h.chunks[:0]
 	clear(h.recs)
 	h.recs = h.recs[:0]
 }
