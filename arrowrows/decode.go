@@ -173,13 +173,6 @@ func (d *Decoder) Decode(value []byte, out []fields.Value, row func()) (int, err
 	return n, nil
 }
 
-// Check reports whether value decodes, as Decode would, without showing
-// its rows to anyone or counting its schema as a change.
-func (d *Decoder) Check(value []byte) error {
-	_, _, err := d.check(value)
-	return err
-}
-
 // SchemaChanges returns how many times the schema changed from one
 // decoded record to the next since Reset, and what the last schema is in
 // words. A change is a change of the logical schema: column names, types,

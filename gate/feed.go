@@ -113,21 +113,6 @@ func (j *judge) observeRow() {
 	}
 }
 
-// decodes reports whether a record can be decoded, without observing it.
-func (j *judge) decodes(value []byte) bool {
-	switch {
-	case j.rows != nil:
-		if c, ok := j.rows.(interface{ Check([]byte) error }); ok {
-			return c.Check(value) == nil // without noticing its schema
-		}
-		_, err := j.rows.Decode(value, j.vals, func() {})
-		return err == nil
-	case j.plan != nil:
-		return j.plan.Extract(value, j.vals) == nil
-	}
-	return true
-}
-
 // worst is the most severe verdict among findings.
 func worst(fs []detectors.Finding) detectors.Verdict {
 	v := detectors.Pass

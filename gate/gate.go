@@ -460,9 +460,13 @@ func appendTPs(dst []tp, m map[string][]int32) []tp {
 	return dst
 }
 
-// loop polls, batches, judges and commits until ctx is done.
+// loop polls, batches, judges and commits until ctx is done. Batches
+// closed in one round commit in the next, while that round's records are
+// observed: judging and writing overlap, and the session is never polled
+// during a transaction (the client forbids it). Events (rebalances,
+// resumes, reloads) are applied between rounds, when no transaction is open.
 func (g *Gate) loop(ctx context.Context) error {
-	var batches []*closed
+	var pending, next []*closed // closed, to commit in the next round
 	// Streaks of failed polls, aborted transactions and failed sessions,
 	// to back off and to log a persistent failure now and then rather
 	// than every time.
@@ -472,7 +476,8 @@ func (g *Gate) loop(ctx context.Context) error {
 			return nil
 		}
 		g.applyEvents(ctx)
-		pctx, cancel := g.pollContext(ctx)
+		pending = g.owned(pending)
+		pctx, cancel := g.pollContext(ctx, len(pending) > 0)
 		fetches := g.sess.PollRecords(pctx, g.opts.PollRecords)
 		cancel()
 		now := time.Now()
@@ -495,53 +500,84 @@ func (g *Gate) loop(ctx context.Context) error {
 			fetchFails = 0
 		}
 		g.applyEvents(ctx)
-		batches = g.take(fetches, now, batches[:0])
+		pending = g.owned(pending)
+
+		// Commit the last round's batches while this round's records
+		// are observed.
+		var commitErr error
+		committing := len(pending) > 0
+		var wg sync.WaitGroup
+		if committing {
+			wg.Go(func() { commitErr = g.commit(ctx, pending) })
+		}
+		next = g.take(fetches, now, next[:0])
+		wg.Wait()
 		for _, p := range g.parts {
 			if !p.halted && !p.stuck && p.due(now) {
-				batches = append(batches, p.close(now))
+				next = append(next, p.close(now))
 			}
 		}
+		switch {
+		case !committing:
+		case commitErr == nil:
+			g.committed(pending)
+			aborts, sessionFails = 0, 0
+		default:
+			if ctx.Err() != nil {
+				return nil
+			}
+			if errors.Is(commitErr, errCrash) {
+				return commitErr
+			}
+			aborts++
+			if aborts%50 == 1 {
+				g.log.Warn("transaction aborted; batches will be judged again", "batches", len(pending), "err", commitErr, "aborts_in_a_row", aborts)
+			}
+			g.met.txnAborts.Inc()
+			g.noteTrouble("transaction aborted: " + explainAbort(commitErr))
+			if errors.Is(commitErr, errSession) {
+				sessionFails++
+				if sessionFails > maxSessionRestarts {
+					return fmt.Errorf("%w, %d times in a row: stopping", commitErr, sessionFails)
+				}
+				backoff(ctx, sessionFails)
+				if err := g.restartSession(); err != nil {
+					return err
+				}
+				pending, next = pending[:0], next[:0]
+				continue
+			}
+			// This round's batches were judged on what did not commit.
+			g.rewind(append(pending, next...))
+			g.stick(pending)
+			next = next[:0]
+			backoff(ctx, aborts)
+		}
+		pending, next = next, pending[:0]
 		if g.unstick(ctx, now) {
 			if err := g.restartSession(); err != nil {
 				return err
 			}
+			pending = pending[:0]
 			continue
 		}
-		if len(batches) > 0 {
-			if err := g.commit(ctx, batches); err != nil {
-				if ctx.Err() != nil {
-					return nil
-				}
-				if errors.Is(err, errCrash) {
-					return err
-				}
-				aborts++
-				if aborts%50 == 1 {
-					g.log.Warn("transaction aborted; batches will be judged again", "batches", len(batches), "err", err, "aborts_in_a_row", aborts)
-				}
-				g.met.txnAborts.Inc()
-				g.noteTrouble("transaction aborted: " + explainAbort(err))
-				if errors.Is(err, errSession) {
-					sessionFails++
-					if sessionFails > maxSessionRestarts {
-						return fmt.Errorf("%w, %d times in a row: stopping", err, sessionFails)
-					}
-					backoff(ctx, sessionFails)
-					if err := g.restartSession(); err != nil {
-						return err
-					}
-					continue
-				}
-				g.rewind(batches)
-				g.stick(batches)
-				backoff(ctx, aborts)
-			} else {
-				aborts, sessionFails = 0, 0
-			}
-		}
-		g.updateHeld()
+		g.updateHeld(pending)
 		g.sess.AllowRebalance()
 	}
+}
+
+// owned keeps the batches whose partition the gate still owns as the same
+// partition: a rebalance between rounds may have taken it, or given it back
+// anew to restart from its committed state.
+func (g *Gate) owned(batches []*closed) []*closed {
+	kept := batches[:0]
+	for _, b := range batches {
+		if g.parts[tp{b.p.topic, b.p.id}] == b.p {
+			kept = append(kept, b)
+		}
+	}
+	clear(batches[len(kept):])
+	return kept
 }
 
 // backoff waits 50 ms after the first failure in a row, doubling to at
@@ -556,11 +592,15 @@ func backoff(ctx context.Context, streak int) {
 	}
 }
 
-// updateHeld sets sluice_records_held: records read but not yet decided.
-func (g *Gate) updateHeld() {
+// updateHeld sets sluice_records_held: records read but not yet decided,
+// in open batches and in closed ones still to commit.
+func (g *Gate) updateHeld(pending []*closed) {
 	held := map[*feedRuntime]int{}
 	for _, p := range g.parts {
 		held[p.feed] += p.count
+	}
+	for _, b := range pending {
+		held[b.p.feed] += b.dec.Records
 	}
 	for _, f := range g.feeds {
 		f.m.held.Set(float64(held[f]))
@@ -568,9 +608,13 @@ func (g *Gate) updateHeld() {
 }
 
 // pollContext bounds a poll so that max_wait deadlines and events are
-// served on time.
-func (g *Gate) pollContext(ctx context.Context) (context.Context, context.CancelFunc) {
+// served on time; with batches waiting to commit (hurry), it takes only
+// what is already fetched.
+func (g *Gate) pollContext(ctx context.Context, hurry bool) (context.Context, context.CancelFunc) {
 	wait := time.Second
+	if hurry {
+		wait = time.Millisecond
+	}
 	now := time.Now()
 	for _, p := range g.parts {
 		if p.open && !p.halted {

@@ -182,8 +182,7 @@ func BenchmarkJSONObserve(b *testing.B) { benchObserve(b, "json") }
 func BenchmarkArrowObserve(b *testing.B) { benchObserve(b, "arrow") }
 
 // TestArrowObserveAllocatesNothing: in steady state, observing an Arrow
-// record (and so each of its rows) allocates nothing, and neither does
-// checking one.
+// record (and so each of its rows) allocates nothing.
 func TestArrowObserveAllocatesNothing(t *testing.T) {
 	_, _, values := simRows(t, 400, 100)
 	j := observeJudge(t, "arrow", observeChecks[1].rule)
@@ -195,9 +194,6 @@ func TestArrowObserveAllocatesNothing(t *testing.T) {
 	})
 	if perRecord != 0 {
 		t.Errorf("observing an Arrow record of 100 rows allocates %v times", perRecord)
-	}
-	if n := testing.AllocsPerRun(100, func() { j.decodes(values[0]) }); n != 0 {
-		t.Errorf("checking an Arrow record allocates %v times", n)
 	}
 	j.reset()
 	// One row a record: the per-record overhead alone.

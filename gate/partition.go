@@ -47,6 +47,7 @@ type partition struct {
 	spilled    bool // records past held are re-read from the input when forwarded
 	decodeErrs int
 	decodeEx   []string
+	drop       []int64 // offsets of undecodable records, with on_decode_error: drop
 
 	halted      bool
 	haltedAt    int64
@@ -67,6 +68,8 @@ type partition struct {
 // closed is a judged batch waiting for its transaction.
 type closed struct {
 	p        *partition
+	cfg      *config.Feed // the partition's when it closed: a reload may change p.cfg
+	drop     []int64      // offsets not to forward (undecodable, on_decode_error: drop)
 	dec      Decision
 	held     held
 	spilled  bool
@@ -118,6 +121,9 @@ func (p *partition) add(r *kgo.Record, now time.Time, out []*closed) []*closed {
 		p.feed.m.in.Add(float64(max(rows, 1)))
 	}
 	if !ok {
+		if p.cfg.OnDecodeError == "drop" {
+			p.drop = append(p.drop, r.Offset)
+		}
 		p.decodeErrs++
 		if len(p.decodeEx) < 3 {
 			p.decodeEx = append(p.decodeEx, detectors.KeyHashString(xxhash.Sum64(r.Key)))
@@ -151,7 +157,7 @@ func (p *partition) close(now time.Time) *closed {
 	if p.cfg.Shadow {
 		verdict = detectors.Pass
 	}
-	c := &closed{p: p, held: p.held, spilled: p.spilled, arrived: p.arrived, findings: findings}
+	c := &closed{p: p, cfg: p.cfg, held: p.held, drop: p.drop, spilled: p.spilled, arrived: p.arrived, findings: findings}
 	c.dec = Decision{
 		Batch: db.ID, Feed: p.cfg.Name, Topic: p.topic, Partition: p.id,
 		FirstOffset: p.first, LastOffset: p.last, Records: p.count, Bytes: p.bytes,
@@ -172,7 +178,7 @@ func (p *partition) close(now time.Time) *closed {
 	p.next = p.last + 1
 	p.open = false
 	p.count, p.bytes, p.heldBytes, p.decodeErrs = 0, 0, 0, 0
-	p.held = held{} // the closed batch owns the records now
+	p.held, p.drop = held{}, nil // the closed batch owns them now
 	p.spilled = false
 	p.decodeEx = nil
 	if p.pending != nil {
@@ -187,6 +193,7 @@ func (p *partition) abandon() {
 	p.open = false
 	p.count, p.bytes, p.heldBytes, p.decodeErrs = 0, 0, 0, 0
 	p.held.reset()
+	p.drop = p.drop[:0]
 	p.spilled = false
 	p.decodeEx = nil
 	p.j.reset()

@@ -57,7 +57,8 @@ var errCrash = errors.New("crash")
 // commit writes the closed batches in one transaction: each batch's
 // records to the output or quarantine topic, its decision, its partition's
 // state, and the consumer offsets just past it. Either all of it commits
-// or none of it does.
+// or none of it does; the caller then calls committed. It reads nothing
+// of the batches' partitions that take may change meanwhile.
 func (g *Gate) commit(ctx context.Context, batches []*closed) error {
 	if err := g.sess.Begin(); err != nil {
 		return fmt.Errorf("%w: cannot begin transaction: %w", errSession, err)
@@ -98,7 +99,7 @@ func (g *Gate) commit(ctx context.Context, batches []*closed) error {
 	}
 	for _, b := range batches {
 		if b.span != nil {
-			b.dec.Quarantine = b.span.location(b.p.cfg.Quarantine, b.p.id)
+			b.dec.Quarantine = b.span.location(b.cfg.Quarantine, b.p.id)
 		}
 		if err := g.produceDecision(ctx, b, promise); err != nil {
 			promise(nil, err)
@@ -151,15 +152,13 @@ func (g *Gate) commit(ctx context.Context, batches []*closed) error {
 	case !committed:
 		return errors.New("transaction was not committed (the group rebalanced, the session was fenced, or the broker could not confirm the commit)")
 	}
-	g.committed(batches)
 	return nil
 }
 
 // produceRecords produces one batch's records to the output or the
 // quarantine topic.
 func (g *Gate) produceRecords(ctx context.Context, b *closed, promise func(*kgo.Record, error)) error {
-	p := b.p
-	f := p.cfg
+	p, f := b.p, b.cfg
 	forward := b.dec.State == StatePassed
 	target := f.Quarantine
 	if forward {
@@ -188,12 +187,12 @@ func (g *Gate) produceRecords(ctx context.Context, b *closed, promise func(*kgo.
 			{Key: HeaderReasons, Value: []byte(b.dec.Reasons())},
 		}
 	}
-	dropBad := f.OnDecodeError == "drop" && b.dec.Dropped > 0
 	// The held records' output records come from one slab, not one
 	// allocation each; re-read records take their own.
 	slab := make([]kgo.Record, b.held.len())
 	send := func(r *kgo.Record) {
-		if dropBad && !p.j.decodes(r.Value) {
+		if drop := b.drop; len(drop) > 0 && drop[0] == r.Offset {
+			b.drop = drop[1:]
 			return
 		}
 		var out *kgo.Record
@@ -226,7 +225,7 @@ func (g *Gate) produceRecords(ctx context.Context, b *closed, promise func(*kgo.
 // produceDecision produces a batch's decision record and its partition's
 // state.
 func (g *Gate) produceDecision(ctx context.Context, b *closed, promise func(*kgo.Record, error)) error {
-	f, p := b.p.cfg, b.p
+	f, p := b.cfg, b.p
 	val, err := json.Marshal(&b.dec)
 	if err != nil {
 		return fmt.Errorf("cannot encode decision: %w", err)
