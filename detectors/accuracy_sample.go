@@ -2,10 +2,8 @@ package detectors
 
 import (
 	"cmp"
-	"encoding/binary"
+	"math/bits"
 	"slices"
-
-	"github.com/cespare/xxhash/v2"
 
 	"github.com/sluicehq/sluice/fields"
 )
@@ -59,12 +57,29 @@ func newSampler(seed uint64, rate float64, min int, keyIdx int, idx []int) *samp
 
 // rank orders keys for sampling: a seeded re-hash of the key's hash, so
 // that the sample changes with the seed and is independent of the other
-// uses of the key hash (partitioning, sketches).
+// uses of the key hash (partitioning, sketches). It is xxhash.Sum64 of
+// seed and keyHash as 16 little-endian bytes, written out for those 16
+// bytes: every record pays for it, and the call and the byte shuffling
+// cost as much as the arithmetic.
 func rank(seed, keyHash uint64) uint64 {
-	var b [16]byte
-	binary.LittleEndian.PutUint64(b[:8], seed)
-	binary.LittleEndian.PutUint64(b[8:], keyHash)
-	return xxhash.Sum64(b[:])
+	const (
+		prime1 = 11400714785074694791
+		prime2 = 14029467366897019727
+		prime3 = 1609587929392839161
+		prime4 = 9650029242287828579
+		prime5 = 2870177450012600261
+	)
+	h := uint64(prime5 + 16)
+	h ^= bits.RotateLeft64(seed*prime2, 31) * prime1
+	h = bits.RotateLeft64(h, 27)*prime1 + prime4
+	h ^= bits.RotateLeft64(keyHash*prime2, 31) * prime1
+	h = bits.RotateLeft64(h, 27)*prime1 + prime4
+	h ^= h >> 33
+	h *= prime2
+	h ^= h >> 29
+	h *= prime3
+	h ^= h >> 32
+	return h
 }
 
 func (s *sampler) observe(r *Record) {

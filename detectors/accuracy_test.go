@@ -3,6 +3,7 @@ package detectors
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"math/rand/v2"
 	"strconv"
@@ -557,5 +558,26 @@ func TestAccuracyShadow(t *testing.T) {
 	got := judge(d, &Batch{Records: 500})
 	if got.Verdict != Pass || got.Mode != "shadow" || !strings.HasPrefix(got.Message, "would halt: ") {
 		t.Errorf("shadow: %v %q %q", got.Verdict, got.Mode, got.Message)
+	}
+}
+
+// TestRankIsXXHash: rank is xxhash of the 16 bytes, so that samples stay
+// what they were.
+func TestRankIsXXHash(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	for i := range 10000 {
+		seed, kh := rng.Uint64(), rng.Uint64()
+		if i < 3 {
+			seed, kh = uint64(i), uint64(i)*7
+		}
+		var b [16]byte
+		binary.LittleEndian.PutUint64(b[:8], seed)
+		binary.LittleEndian.PutUint64(b[8:], kh)
+		if got, want := rank(seed, kh), xxhash.Sum64(b[:]); got != want {
+			t.Fatalf("rank(%#x, %#x) = %#x, xxhash says %#x", seed, kh, got, want)
+		}
+	}
+	if n := testing.AllocsPerRun(100, func() { rank(1, 2) }); n != 0 {
+		t.Errorf("rank allocates %v times", n)
 	}
 }

@@ -16,10 +16,10 @@ import (
 func init() { register("degree", newDegree) }
 
 // Degree finds super-nodes and repeated connections. Each record connects
-// its key to a neighbor, the value of the neighbor field (hashed with
-// xxhash of its text; a record whose neighbor is missing or null connects
-// nothing). Per batch it counts every key's degree, its number of distinct
-// neighbors, and every (key, neighbor) pair's multiplicity.
+// its key to a neighbor, the value of the neighbor field (a hash of its
+// text; a record whose neighbor is missing or null connects nothing). Per
+// batch it counts every key's degree, its number of distinct neighbors,
+// and every (key, neighbor) pair's multiplicity.
 //
 // Three checks, each optional:
 //

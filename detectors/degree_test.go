@@ -535,3 +535,39 @@ func TestDegreeObserveAllocs(t *testing.T) {
 		})
 	}
 }
+
+// TestBytesHashDistinct: bytesHash tells apart every string of up to 16
+// bytes over a small alphabet (the loads overlap, so length must count),
+// and the longer strings that go to xxhash, and allocates nothing.
+func TestBytesHashDistinct(t *testing.T) {
+	seen := map[uint64]string{}
+	add := func(s string) {
+		h := bytesHash([]byte(s))
+		if o, dup := seen[h]; dup {
+			t.Fatalf("%q and %q hash alike", o, s)
+		}
+		seen[h] = s
+	}
+	var gen func(prefix string, n int)
+	gen = func(prefix string, n int) {
+		add(prefix)
+		if n == 0 {
+			return
+		}
+		for _, c := range "ab" {
+			gen(prefix+string(c), n-1)
+		}
+	}
+	gen("", 16)
+	for n := 17; n <= 40; n++ {
+		for i := range n {
+			b := bytes.Repeat([]byte{'x'}, n)
+			b[i] = 'y'
+			add(string(b))
+		}
+	}
+	p := []byte("prf_40f7cf46ed2e")
+	if n := testing.AllocsPerRun(100, func() { bytesHash(p) }); n != 0 {
+		t.Errorf("bytesHash allocates %v times", n)
+	}
+}

@@ -94,7 +94,7 @@ func (d *Rules) Observe(r *Record) {
 	broken := false
 	for i := range d.rules {
 		u := &d.rules[i]
-		if why := u.check(r.Values[u.idx], &d.scratch); why != ruleOK {
+		if why := u.check(&r.Values[u.idx], &d.scratch); why != ruleOK {
 			u.broken[why]++
 			broken = true
 		}

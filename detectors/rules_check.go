@@ -1,6 +1,7 @@
 package detectors
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"math"
@@ -29,9 +30,9 @@ type rule struct {
 	required bool
 	kinds    uint16 // accepted fields.Kind bits; 0 accepts any
 	integer  bool
-	numeric  bool // min or max is set
-	textual  bool // regex or a length is set
-	re       *regexp.Regexp
+	numeric  bool     // min or max is set
+	textual  bool     // regex or a length is set
+	re       *byteDFA // the regex's answers, mostly from a DFA
 	enum     []string // sorted
 	min, max float64
 	hasMin   bool
@@ -84,7 +85,7 @@ func compileRule(c config.Rule) (rule, error) {
 		if err != nil {
 			return u, fmt.Errorf("cannot compile regex: %w", err)
 		}
-		u.re = re
+		u.re = newByteDFA(re)
 		u.why[ruleRegex] = "does not match " + c.Regex
 	}
 	if c.Enum != nil {
@@ -135,7 +136,7 @@ func compileRule(c config.Rule) (rule, error) {
 
 // check returns why v breaks the rule, or ruleOK. scratch holds the
 // unescaped text of an escaped string; it grows as needed and is kept.
-func (u *rule) check(v fields.Value, scratch *[]byte) ruleReason {
+func (u *rule) check(v *fields.Value, scratch *[]byte) ruleReason {
 	if v.Kind == fields.Missing || v.Kind == fields.Null {
 		if u.required {
 			return ruleMissing
@@ -157,10 +158,12 @@ func (u *rule) check(v fields.Value, scratch *[]byte) ruleReason {
 	if !u.textual && u.enum == nil {
 		return ruleOK
 	}
-	text := v.Raw
+	text, ascii := v.Raw, false
 	switch {
 	case v.Kind == fields.String:
-		if v.Escaped || !utf8.Valid(text) {
+		// ASCII, most text, is valid UTF-8 of one byte a rune.
+		ascii = !v.Escaped && isASCII(text)
+		if !ascii && (v.Escaped || !utf8.Valid(text)) {
 			*scratch = v.AppendText((*scratch)[:0])
 			text = *scratch
 		}
@@ -168,7 +171,11 @@ func (u *rule) check(v fields.Value, scratch *[]byte) ruleReason {
 		return ruleType
 	}
 	if u.hasLen {
-		if n := utf8.RuneCount(text); n < u.minLen || n > u.maxLen {
+		n := len(text)
+		if !ascii {
+			n = utf8.RuneCount(text)
+		}
+		if n < u.minLen || n > u.maxLen {
 			return ruleLength
 		}
 	}
@@ -182,8 +189,17 @@ func (u *rule) check(v fields.Value, scratch *[]byte) ruleReason {
 }
 
 // inEnum searches the sorted enum; comparing string(text) does not
-// allocate.
+// allocate. A short enum is scanned: == rejects most values on their
+// length, without the ordered comparisons of a binary search.
 func (u *rule) inEnum(text []byte) bool {
+	if len(u.enum) <= 8 {
+		for _, e := range u.enum {
+			if e == string(text) {
+				return true
+			}
+		}
+		return false
+	}
 	lo, hi := 0, len(u.enum)
 	for lo < hi {
 		m := int(uint(lo+hi) >> 1)
@@ -255,4 +271,25 @@ func ruleList(vals []string, n int) string {
 		return "[" + strings.Join(vals[:n], ", ") + ", …]"
 	}
 	return "[" + strings.Join(vals, ", ") + "]"
+}
+
+// isASCII reports whether p is all ASCII, a word at a time: the last word
+// overlaps the ones before, so a field of up to 16 bytes costs two loads
+// and no loop, where utf8.Valid goes a byte at a time below 8 bytes.
+func isASCII(p []byte) bool {
+	const hi = 0x8080808080808080
+	n := len(p)
+	switch {
+	case n >= 8:
+		acc := binary.LittleEndian.Uint64(p[n-8:])
+		for i := 0; i+8 < n; i += 8 {
+			acc |= binary.LittleEndian.Uint64(p[i:])
+		}
+		return acc&hi == 0
+	case n >= 4:
+		return (binary.LittleEndian.Uint32(p)|binary.LittleEndian.Uint32(p[n-4:]))&(hi>>32) == 0
+	case n > 0:
+		return (p[0]|p[n>>1]|p[n-1])&0x80 == 0
+	}
+	return true
 }

@@ -315,3 +315,23 @@ func TestRulePercent(t *testing.T) {
 		}
 	}
 }
+
+func TestIsASCII(t *testing.T) {
+	for n := range 40 {
+		b := []byte(strings.Repeat("a", n))
+		if !isASCII(b) {
+			t.Errorf("%d ASCII bytes: not ASCII", n)
+		}
+		for i := range n {
+			b[i] = 0x80
+			if isASCII(b) {
+				t.Errorf("%d bytes, 0x80 at %d: ASCII", n, i)
+			}
+			b[i] = 'a'
+		}
+	}
+	p := []byte("jane.doe@example.com")
+	if n := testing.AllocsPerRun(100, func() { isASCII(p) }); n != 0 {
+		t.Errorf("isASCII allocates %v times", n)
+	}
+}
