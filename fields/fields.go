@@ -5,8 +5,9 @@
 // Extraction is also the record's validation: it scans the whole record,
 // wherever the fields are, and accepts exactly what encoding/json's Valid
 // accepts, provided the top level is an object and nests at most MaxDepth
-// deep (FuzzExtract holds it to that). Like Valid, it does not require strings to be UTF-8; decoding
-// text replaces bad bytes with U+FFFD. What it checks:
+// deep (FuzzExtract holds it to that). Like Valid, it does not require
+// strings to be UTF-8; decoding text replaces bad bytes with U+FFFD. What
+// it checks:
 //   - structure: balanced objects and arrays, commas and colons, nothing
 //     after the top-level object; at most MaxDepth levels (encoding/json
 //     allows 10000), kept as a bit per level, so a deep record cannot
@@ -17,6 +18,21 @@
 //   - literals: true, false, null.
 //
 // When a key repeats, the last one wins, as with encoding/json.
+//
+// A record takes one of two paths, which agree on every record (the tests
+// and FuzzExtract run both):
+//   - the fast path (fast.go), for a record without escapes, on a CPU
+//     with AVX2: stage 1, in assembly, finds where every string of the
+//     record ends, 64 bytes at a time, in one pass; stage 2 walks the
+//     record by the grammar, taking each string's end from stage 1's list
+//     instead of searching for it. Extracting 4 fields from a 300-byte
+//     record costs 135-145 ns, wherever they sit (BenchmarkExtract);
+//   - the scanner (scan.go), which reads the record byte by byte and
+//     strings 8 bytes at a time, for any other record, and for every
+//     invalid one, since only it says where a record went wrong (a
+//     record that does not end with '}' goes to it at once; another
+//     invalid one costs both). It takes about 200 ns for the same
+//     (BenchmarkExtractScanner).
 package fields
 
 // Kind is the JSON type of an extracted value.

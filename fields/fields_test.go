@@ -19,7 +19,8 @@ func TestNewPlanRejectsMalformedPaths(t *testing.T) {
 }
 
 // extract runs one plan over one record and renders each value as
-// "kind:raw" (or "kind:raw:esc" when escaped).
+// "kind:raw" (or "kind:raw:esc" when escaped). It runs Extract, by the
+// fast path where the CPU has it, and the scanner alone, which must agree.
 func extract(t *testing.T, doc string, paths ...string) ([]string, error) {
 	t.Helper()
 	p, err := NewPlan(paths)
@@ -28,6 +29,15 @@ func extract(t *testing.T, doc string, paths ...string) ([]string, error) {
 	}
 	out := make([]Value, len(paths))
 	err = p.Extract([]byte(doc), out)
+	got := render(out)
+	err2 := p.scan([]byte(doc), out)
+	if got2 := render(out); fmt.Sprint(got2, err2) != fmt.Sprint(got, err) {
+		t.Errorf("%q: Extract gives %q, %v; the scanner %q, %v", doc, got, err, got2, err2)
+	}
+	return got, err
+}
+
+func render(out []Value) []string {
 	got := make([]string, len(out))
 	for i, v := range out {
 		got[i] = v.Kind.String() + ":" + string(v.Raw)
@@ -35,7 +45,7 @@ func extract(t *testing.T, doc string, paths ...string) ([]string, error) {
 			got[i] += ":esc"
 		}
 	}
-	return got, err
+	return got
 }
 
 func TestExtract(t *testing.T) {

@@ -17,7 +17,8 @@ var fuzzPaths = []string{"a", "b", "a.b", "a.b.c", "b.a", "abcdefgh", "email", "
 
 // FuzzExtract holds Extract to encoding/json: a record json.Valid accepts
 // whose top level is an object must extract, with the kinds and the
-// values encoding/json decodes; anything else must be rejected.
+// values encoding/json decodes; anything else must be rejected. It runs
+// both paths: the fast one (where the CPU has AVX2) and the scanner.
 func FuzzExtract(f *testing.F) {
 	seeds, err := filepath.Glob("testdata/*.json")
 	if err != nil {
@@ -46,29 +47,46 @@ func FuzzExtract(f *testing.F) {
 		f.Fatal(err)
 	}
 	f.Fuzz(func(t *testing.T, doc []byte) {
-		out := make([]Value, len(fuzzPaths))
-		err := p.Extract(doc, out)
-		var top any
-		d := json.NewDecoder(bytes.NewReader(doc))
-		d.UseNumber()
-		valid := json.Valid(doc) && d.Decode(&top) == nil
-		obj, isObj := top.(map[string]any)
-		if !valid || !isObj {
-			if err == nil {
-				t.Fatalf("accepted %q (json.Valid %v)", doc, valid)
-			}
-			return
-		}
-		if err != nil {
-			if nesting(doc) > MaxDepth && strings.Contains(err.Error(), "nesting deeper") {
-				return // the one limit stricter than encoding/json's (10000)
-			}
-			t.Fatalf("rejected valid %q: %v", doc, err)
-		}
-		for i, path := range fuzzPaths {
-			checkValue(t, doc, path, out[i], lookup(obj, path))
+		// Extract, by the fast path where the CPU has it, and the
+		// scanner alone; and stage 1 against its model.
+		fuzzExtract(t, p, doc, true)
+		fuzzExtract(t, p, doc, false)
+		if haveAVX2 && len(doc) <= maxFast {
+			checkStage1(t, doc)
 		}
 	})
+}
+
+// fuzzExtract checks one run of Extract, or of the scanner alone unless
+// fast.
+func fuzzExtract(t *testing.T, p *Plan, doc []byte, fast bool) {
+	out := make([]Value, len(fuzzPaths))
+	var err error
+	if fast {
+		err = p.Extract(doc, out)
+	} else {
+		err = p.scan(doc, out)
+	}
+	var top any
+	d := json.NewDecoder(bytes.NewReader(doc))
+	d.UseNumber()
+	valid := json.Valid(doc) && d.Decode(&top) == nil
+	obj, isObj := top.(map[string]any)
+	if !valid || !isObj {
+		if err == nil {
+			t.Fatalf("accepted %q (json.Valid %v)", doc, valid)
+		}
+		return
+	}
+	if err != nil {
+		if nesting(doc) > MaxDepth && strings.Contains(err.Error(), "nesting deeper") {
+			return // the one limit stricter than encoding/json's (10000)
+		}
+		t.Fatalf("rejected valid %q: %v", doc, err)
+	}
+	for i, path := range fuzzPaths {
+		checkValue(t, doc, path, out[i], lookup(obj, path))
+	}
 }
 
 // nesting returns the deepest nesting of a valid JSON text.

@@ -35,8 +35,9 @@ type node struct {
 	// repeats, so that the last duplicate wins as a whole.
 	desc []int32
 	kids []key
-	// filter has bit keyBit(len, first byte) set for each child, so that
-	// most keys of a record are rejected without a compare.
+	// filter has bit keyBit(len, first byte, last byte) set for each
+	// child, so that most keys of a record are rejected without a
+	// compare.
 	filter uint64
 }
 
@@ -47,8 +48,13 @@ type key struct {
 	node int32
 }
 
-// keyBit is the bit of node.filter for a key of n bytes starting with b.
-func keyBit(n int, b byte) uint64 { return 1 << ((uint(n) + uint(b)*4) & 63) }
+// keyBit is the bit of node.filter for a key of n bytes that starts with
+// first and ends with last (both '"' when it is empty: the bytes around
+// it). A multiplicative hash: keys alike in length or first byte
+// ("company", "contact") mostly get different bits.
+func keyBit(n int, first, last byte) uint64 {
+	return 1 << ((uint32(n) | uint32(first)<<8 | uint32(last)<<16) * 0x9e3779b1 >> 26)
+}
 
 // NewPlan builds a plan that extracts paths, in that order.
 func NewPlan(paths []string) (*Plan, error) {
@@ -103,11 +109,11 @@ func (p *Plan) child(n int32, name string) int32 {
 	copy(w[:], name)
 	nd := &p.nodes[n]
 	nd.kids = append(nd.kids, key{word: binary.LittleEndian.Uint64(w[:]), name: name, node: c})
-	first := byte('"') // what follows an empty key
+	first, last := byte('"'), byte('"') // around an empty key
 	if name != "" {
-		first = name[0]
+		first, last = name[0], name[len(name)-1]
 	}
-	nd.filter |= keyBit(len(name), first)
+	nd.filter |= keyBit(len(name), first, last)
 	return c
 }
 

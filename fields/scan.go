@@ -10,7 +10,29 @@ import "math/bits"
 // Extract allocates nothing, also when it fails.
 func (p *Plan) Extract(doc []byte, out []Value) error {
 	out = out[:len(p.paths)]
-	clear(out)
+	reset(out)
+	if haveAVX2 && closes(doc) && p.extractFast(doc, out) {
+		return nil
+	}
+	return p.scan(doc, out)
+}
+
+// closes reports whether doc ends with '}' and whitespace. A record cut
+// short, the usual invalid one, does not: the scanner takes it at once,
+// rather than after the fast path.
+func closes(doc []byte) bool {
+	k := len(doc) - 1
+	for k >= 0 && space[doc[k]] {
+		k--
+	}
+	return k >= 0 && doc[k] == '}'
+}
+
+// scan is Extract by the scanner alone: for a CPU without AVX2, for a
+// record the fast path does not take, and for every invalid record, whose
+// error only the scanner says. out is as long as the plan's paths.
+func (p *Plan) scan(doc []byte, out []Value) error {
+	reset(out) // the fast path may have set some
 	i := skipSpace(doc, 0)
 	bad := expObject
 	if i < len(doc) && doc[i] == '{' {
@@ -22,19 +44,29 @@ func (p *Plan) Extract(doc []byte, out []Value) error {
 		}
 	}
 	if bad != none {
-		clear(out)
+		reset(out)
 		return fail(i, bad)
 	}
 	return nil
 }
 
-// Finding where each string ends is most of the work of a scan. The
+// reset makes every value of out Missing. It is clear(out) without the
+// call into the runtime, which costs more for a few values.
+func reset(out []Value) {
+	for i := range out {
+		out[i].Raw = nil
+		out[i].Kind = Missing
+		out[i].Escaped = false
+	}
+}
+
+// The scanner: finding where each string ends is most of its work. The
 // closing quote is searched for 8 bytes at a time, inline at each of the
 // four places a string starts (a call per string costs more than the
-// search; BenchmarkExtract shows it). Only the quote search is on the path
-// from one string to the next; backslashes and control characters before
-// the quote are checked off that path, and send the string to scanString,
-// as does a string ending within 8 bytes of the end of the record.
+// search). Only the quote search is on the path from one string to the
+// next; backslashes and control characters before the quote are checked
+// off that path, and send the string to scanString, as does a string
+// ending within 8 bytes of the end of the record.
 
 // extraction is what object needs only when a key matches: one pointer
 // instead of four registers on the hot path.
@@ -77,7 +109,7 @@ func (x *extraction) object(doc []byte, i int, n int32, depth int) (int, code) {
 			}
 		}
 		match := int32(-1)
-		if esc || filter&keyBit(e-s, doc[s]) != 0 {
+		if esc || filter&keyBit(e-s, doc[s], doc[e-1]) != 0 {
 			if !esc && e-s <= 8 && s+8 <= len(doc) {
 				// Short keys, most of them, compare as one word.
 				w := load64(doc, s) & (1<<(8*(e-s)) - 1)

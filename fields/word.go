@@ -38,3 +38,20 @@ func marks(x uint64) (m, qm uint64) {
 	qm = quotes(x)
 	return qm | special(x)&highs, qm
 }
+
+// load32 reads doc[i:i+4] as a little-endian word; the caller has checked
+// the bounds.
+func load32(doc []byte, i int) uint32 {
+	return *(*uint32)(unsafe.Add(unsafe.Pointer(unsafe.SliceData(doc)), i))
+}
+
+// load16 reads doc[i:i+2] as a little-endian word; the caller has checked
+// the bounds.
+func load16(doc []byte, i int) uint16 {
+	return *(*uint16)(unsafe.Add(unsafe.Pointer(unsafe.SliceData(doc)), i))
+}
+
+// at returns doc[i]; the caller has checked the bounds.
+func at(doc []byte, i int) byte {
+	return *(*byte)(unsafe.Add(unsafe.Pointer(unsafe.SliceData(doc)), i))
+}

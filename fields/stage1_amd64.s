@@ -1,0 +1,134 @@
+//go:build !purego
+
+#include "go_asm.h"
+#include "textflag.h"
+
+// func stage1AVX2(doc *byte, n int, ends *uint16) (count int)
+//
+// See stage1 in stage1.go; n >= 64. Registers: SI the next block, R11
+// the end of the whole blocks, BX the record's end, R10 the bytes after
+// the whole blocks (0 once their block is done), R8 the block's offset,
+// DI the next position in ends, R9 all ones while inside a string.
+TEXT ·stage1AVX2(SB), NOSPLIT, $8-32
+	MOVQ doc+0(FP), SI
+	MOVQ n+8(FP), R10
+	MOVQ ends+16(FP), DI
+	LEAQ ((const_maxStrings-32)*2)(DI), AX
+	MOVQ AX, lim-8(SP) // past this, a block's positions may not fit
+	LEAQ (SI)(R10*1), BX
+	MOVQ R10, R11
+	ANDQ $-64, R11
+	ADDQ SI, R11
+	ANDQ $63, R10
+	XORL R8, R8
+	XORL R9, R9
+
+	VPBROADCASTB quote<>(SB), Y15
+	VPBROADCASTB backslash<>(SB), Y14
+	VPBROADCASTB lastctrl<>(SB), Y13
+	VPCMPEQB     Y12, Y12, Y12 // all ones, for the carry-less multiply
+
+	CMPQ SI, R11
+	JEQ  tail
+
+full:
+	VMOVDQU (SI), Y0
+	VMOVDQU 32(SI), Y1
+	ADDQ    $64, SI
+	XORL    CX, CX
+
+block:
+	// A backslash anywhere: the scanner takes the record.
+	VPCMPEQB Y0, Y14, Y2
+	VPCMPEQB Y1, Y14, Y3
+	VPOR     Y2, Y3, Y2
+	VPTEST   Y2, Y2
+	JNZ      fail
+
+	// AX: the quotes; DX: the control characters. In the last, partial
+	// block, CX shifts out the bytes already seen.
+	VPCMPEQB  Y0, Y15, Y2
+	VPCMPEQB  Y1, Y15, Y3
+	VPMOVMSKB Y2, AX
+	VPMOVMSKB Y3, DX
+	SHLQ      $32, DX
+	ORQ       DX, AX
+	SHRQ      CX, AX
+	VPMINUB   Y0, Y13, Y2 // min(b, 0x1f) == b when b <= 0x1f
+	VPMINUB   Y1, Y13, Y3
+	VPCMPEQB  Y0, Y2, Y2
+	VPCMPEQB  Y1, Y3, Y3
+	VPMOVMSKB Y2, DX
+	VPMOVMSKB Y3, R13
+	SHLQ      $32, R13
+	ORQ       R13, DX
+	SHRQ      CX, DX
+
+	// R13: inside a string, from its opening quote up to its closing
+	// one: a prefix XOR of the quotes, by carry-less multiplication with
+	// all ones, flipped when the last block ended inside a string. A
+	// control character there: the scanner takes the record.
+	VMOVQ      AX, X4
+	VPCLMULQDQ $0x00, X12, X4, X4
+	VMOVQ      X4, R13
+	XORQ       R9, R13
+	MOVQ       R13, R9
+	SARQ       $63, R9
+	ANDQ       R13, DX
+	JNZ        fail
+	NOTQ       R13
+	ANDQ       R13, AX // the closing quotes
+
+	// Their positions, one at a time.
+	CMPQ  DI, lim-8(SP)
+	JA    fail
+	TESTQ AX, AX
+	JZ    next
+
+closing:
+	TZCNTQ AX, DX
+	BLSRQ  AX, AX
+	ADDQ   R8, DX
+	MOVW   DX, 0(DI)
+	ADDQ   $2, DI
+	TESTQ  AX, AX
+	JNZ    closing
+
+next:
+	ADDQ $64, R8
+	CMPQ SI, R11
+	JNE  full
+
+tail:
+	// The last, partial block: the record's last 64 bytes, shifted.
+	TESTQ   R10, R10
+	JZ      done
+	VMOVDQU -64(BX), Y0
+	VMOVDQU -32(BX), Y1
+	MOVL    $64, CX
+	SUBQ    R10, CX
+	XORL    R10, R10
+	JMP     block
+
+done:
+	// A string left open: the scanner takes the record.
+	TESTQ R9, R9
+	JNZ   fail
+	MOVQ  ends+16(FP), AX
+	SUBQ  AX, DI
+	SHRQ  $1, DI
+	MOVQ  DI, count+24(FP)
+	VZEROUPPER
+	RET
+
+fail:
+	MOVQ $-1, count+24(FP)
+	VZEROUPPER
+	RET
+
+DATA quote<>+0(SB)/1, $0x22
+GLOBL quote<>(SB), RODATA|NOPTR, $1
+DATA backslash<>+0(SB)/1, $0x5c
+GLOBL backslash<>(SB), RODATA|NOPTR, $1
+DATA lastctrl<>+0(SB)/1, $0x1f
+GLOBL lastctrl<>(SB), RODATA|NOPTR, $1
