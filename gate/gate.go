@@ -461,10 +461,11 @@ func appendTPs(dst []tp, m map[string][]int32) []tp {
 }
 
 // loop polls, batches, judges and commits until ctx is done. Batches
-// closed in one round commit in the next, while that round's records are
-// observed: judging and writing overlap, and the session is never polled
-// during a transaction (the client forbids it). Events (rebalances,
-// resumes, reloads) are applied between rounds, when no transaction is open.
+// closed in one round are written in the next: its transaction begins,
+// their records are sent while the round polls and observes, and it ends
+// once that is done (see txn), so judging and writing overlap. Events
+// (rebalances, resumes, reloads) are applied between rounds, when no
+// transaction is open.
 func (g *Gate) loop(ctx context.Context) error {
 	var pending, next []*closed // closed, to commit in the next round
 	// Streaks of failed polls, aborted transactions and failed sessions,
@@ -477,6 +478,18 @@ func (g *Gate) loop(ctx context.Context) error {
 		}
 		g.applyEvents(ctx)
 		pending = g.owned(pending)
+		// The last round's batches are sent while this round polls and
+		// observes.
+		var (
+			t         *txn
+			commitErr error
+			sending   sync.WaitGroup
+		)
+		if len(pending) > 0 {
+			if t, commitErr = g.begin(pending); commitErr == nil {
+				sending.Go(func() { g.send(ctx, t) })
+			}
+		}
 		pctx, cancel := g.pollContext(ctx, len(pending) > 0)
 		fetches := g.sess.PollRecords(pctx, g.opts.PollRecords)
 		cancel()
@@ -499,19 +512,16 @@ func (g *Gate) loop(ctx context.Context) error {
 		} else {
 			fetchFails = 0
 		}
+		// Partitions assigned during the poll must exist before their
+		// records are taken. (A revoke waits for AllowRebalance; a
+		// partition lost meanwhile fails the transaction in flight.)
 		g.applyEvents(ctx)
-		pending = g.owned(pending)
-
-		// Commit the last round's batches while this round's records
-		// are observed.
-		var commitErr error
-		committing := len(pending) > 0
-		var wg sync.WaitGroup
-		if committing {
-			wg.Go(func() { commitErr = g.commit(ctx, pending) })
-		}
 		next = g.take(fetches, now, next[:0])
-		wg.Wait()
+		sending.Wait()
+		committing := len(pending) > 0
+		if t != nil {
+			commitErr = g.end(ctx, t)
+		}
 		for _, p := range g.parts {
 			if !p.halted && !p.stuck && p.due(now) {
 				next = append(next, p.close(now))

@@ -48,6 +48,7 @@ type partition struct {
 	decodeErrs int
 	decodeEx   []string
 	drop       []int64 // offsets of undecodable records, with on_decode_error: drop
+	unreported int     // rows read and not yet counted in sluice_records_total{result="in"}
 
 	halted      bool
 	haltedAt    int64
@@ -118,7 +119,7 @@ func (p *partition) add(r *kgo.Record, now time.Time, out []*closed) []*closed {
 	if r.Offset >= p.seen {
 		// Counted once, however often an abort makes it re-read.
 		p.seen = r.Offset + 1
-		p.feed.m.in.Add(float64(max(rows, 1)))
+		p.unreported += max(rows, 1)
 	}
 	if !ok {
 		if p.cfg.OnDecodeError == "drop" {
@@ -133,6 +134,16 @@ func (p *partition) add(r *kgo.Record, now time.Time, out []*closed) []*closed {
 		out = append(out, p.close(now))
 	}
 	return out
+}
+
+// countIn adds the rows read since the last call to the records counter:
+// once a poll, not once a record, since partitions taken in parallel would
+// contend for it.
+func (p *partition) countIn() {
+	if p.unreported > 0 {
+		p.feed.m.in.Add(float64(p.unreported))
+		p.unreported = 0
+	}
 }
 
 // due reports whether the open batch has waited max_wait.

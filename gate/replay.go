@@ -92,6 +92,7 @@ func Replay(cfg *config.Config, feedName string, partition int32, src RecordSour
 		r.Topic, r.Partition = feed.Input, partition
 		last = r.Timestamp
 		batches = p.add(r, r.Timestamp, batches[:0])
+		p.countIn()
 		// Replay keeps nothing for forwarding.
 		for _, c := range batches {
 			c.held = held{}

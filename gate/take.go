@@ -100,5 +100,6 @@ func (p *partition) take(recs []*kgo.Record, now time.Time, out []*closed) []*cl
 			p.abandon()
 		}
 	}
+	p.countIn()
 	return out
 }

@@ -54,45 +54,64 @@ var errSession = errors.New("transactional session failed")
 // errCrash stops the gate where a test says a crash happens.
 var errCrash = errors.New("crash")
 
-// commit writes the closed batches in one transaction: each batch's
-// records to the output or quarantine topic, its decision, its partition's
-// state, and the consumer offsets just past it. Either all of it commits
-// or none of it does; the caller then calls committed. It reads nothing
-// of the batches' partitions that take may change meanwhile.
-func (g *Gate) commit(ctx context.Context, batches []*closed) error {
-	if err := g.sess.Begin(); err != nil {
-		return fmt.Errorf("%w: cannot begin transaction: %w", errSession, err)
-	}
-	var (
-		errMu    sync.Mutex
-		firstErr error
-	)
-	promise := func(_ *kgo.Record, err error) {
-		if err != nil {
-			errMu.Lock()
-			if firstErr == nil {
-				firstErr = err
-			}
-			errMu.Unlock()
+// A transaction writes closed batches: each batch's records to the output
+// or quarantine topic, its decision, its partition's state, and the
+// consumer offsets just past it. Either all of it commits or none of it
+// does; the caller then calls committed. The loop begins it, sends the
+// records while it polls and observes the next records (the client allows
+// polling inside a transaction, not during Begin or End), and then ends
+// it. Sending reads nothing of the batches' partitions that take may
+// change meanwhile.
+type txn struct {
+	batches  []*closed
+	offsets  map[string]map[int32]int64
+	diverted bool
+
+	mu  sync.Mutex
+	err error // the first produce error
+}
+
+func (t *txn) promise(_ *kgo.Record, err error) {
+	if err != nil {
+		t.mu.Lock()
+		if t.err == nil {
+			t.err = err
 		}
+		t.mu.Unlock()
 	}
-	offsets := map[string]map[int32]int64{}
-	diverted := false
-	for _, b := range batches {
-		if err := g.produceRecords(ctx, b, promise); err != nil {
-			promise(nil, err)
+}
+
+// begin begins a transaction for batches.
+func (g *Gate) begin(batches []*closed) (*txn, error) {
+	if err := g.sess.Begin(); err != nil {
+		return nil, fmt.Errorf("%w: cannot begin transaction: %w", errSession, err)
+	}
+	return &txn{batches: batches, offsets: map[string]map[int32]int64{}}, nil
+}
+
+// send produces the batches' records; it does not wait for them.
+func (g *Gate) send(ctx context.Context, t *txn) {
+	for _, b := range t.batches {
+		if err := g.produceRecords(ctx, b, t.promise); err != nil {
+			t.promise(nil, err)
 			break
 		}
-		diverted = diverted || b.span != nil
-		if offsets[b.p.topic] == nil {
-			offsets[b.p.topic] = map[int32]int64{}
+		t.diverted = t.diverted || b.span != nil
+		if t.offsets[b.p.topic] == nil {
+			t.offsets[b.p.topic] = map[int32]int64{}
 		}
-		offsets[b.p.topic][b.p.id] = b.dec.LastOffset + 1
+		t.offsets[b.p.topic][b.p.id] = b.dec.LastOffset + 1
 	}
+}
+
+// end writes the decisions and states once the records are written, and
+// ends the transaction: a commit, or an abort if anything failed.
+func (g *Gate) end(ctx context.Context, t *txn) error {
+	batches, offsets, promise := t.batches, t.offsets, t.promise
 	// A diverted batch's decision says where its records sit in the
 	// quarantine topic, so release and export read just that range: wait
 	// for their offsets before writing the decisions.
-	if diverted {
+	if t.diverted {
 		if err := g.sess.Client().Flush(ctx); err != nil {
 			promise(nil, err)
 		}
@@ -108,9 +127,9 @@ func (g *Gate) commit(ctx context.Context, batches []*closed) error {
 	if err := g.sess.Client().Flush(ctx); err != nil {
 		promise(nil, err)
 	}
-	errMu.Lock()
-	produceErr := firstErr
-	errMu.Unlock()
+	t.mu.Lock()
+	produceErr := t.err
+	t.mu.Unlock()
 
 	try := kgo.TryCommit
 	if produceErr != nil {
@@ -188,8 +207,10 @@ func (g *Gate) produceRecords(ctx context.Context, b *closed, promise func(*kgo.
 		}
 	}
 	// The held records' output records come from one slab, not one
-	// allocation each; re-read records take their own.
+	// allocation each; re-read records take their own. A diverted
+	// record's headers come from slabs too.
 	slab := make([]kgo.Record, b.held.len())
+	var hdrs []kgo.RecordHeader
 	send := func(r *kgo.Record) {
 		if drop := b.drop; len(drop) > 0 && drop[0] == r.Offset {
 			b.drop = drop[1:]
@@ -204,7 +225,13 @@ func (g *Gate) produceRecords(ctx context.Context, b *closed, promise func(*kgo.
 		// Key, value, headers and timestamp stay byte-identical.
 		*out = kgo.Record{Topic: target, Partition: p.id, Key: r.Key, Value: r.Value, Headers: r.Headers, Timestamp: r.Timestamp}
 		if extra != nil {
-			out.Headers = append(append(make([]kgo.RecordHeader, 0, len(r.Headers)+len(extra)), r.Headers...), extra...)
+			n := len(r.Headers) + len(extra)
+			if cap(hdrs)-len(hdrs) < n {
+				hdrs = make([]kgo.RecordHeader, 0, max(n, 1024))
+			}
+			h := append(append(hdrs[len(hdrs):len(hdrs):len(hdrs)+n], r.Headers...), extra...)
+			hdrs = hdrs[:len(hdrs)+n]
+			out.Headers = h
 		}
 		g.sess.Produce(ctx, out, promise)
 	}
