@@ -36,6 +36,15 @@ import (
 //     bitmap moves with it: only neighbors seen both before and after that
 //     point can be counted twice.
 //
+// An insert costs what it waits for: beyond the caches, a random load costs
+// 100 ns or more. So each candidate bucket keeps the 8-bit fingerprints of
+// its keys in one word (8 KiB at 4 MiB: cached), and a candidate's key, base
+// and sums share 16 bytes: an insert reads that word, then one 16-byte
+// candidate and one register word, or one filter bucket. And Insert is a
+// pipeline 16 inserts deep: it prefetches those lines and applies the pair
+// 16 inserts later, when they have arrived, so that the loads of 16 inserts
+// overlap; the reads apply what is still queued first.
+//
 // Unlike vHLL and SpreadSketch, whose shared registers add noise from every
 // other key, a candidate's registers are its own, so its error is plain
 // HyperLogLog error (2.3% at degree 350, 3.2% beyond a few thousand). Each
@@ -53,24 +62,114 @@ import (
 // pair 5 times changes nothing. Merging the sketches of two halves of the
 // Zipf stream: median 1.8%, 95th percentile 11.6% (each half decides alone
 // which keys to keep). Speed, on the shared 2-core test VM, where random
-// loads beyond ~4 MB cost 100+ ns: Insert 33 ns on that stream at 4 MiB
-// (39 ns at 8 MiB, 12 ns when the key's registers are in cache), no
-// allocation; Estimate 1.5 µs for a candidate; Over 0.5 ms; Merge 100 ms;
-// MarshalBinary 0.4 ms, UnmarshalBinary 20 ms. Measured with
+// loads beyond ~4 MB cost 100+ ns: Insert 20 to 22 ns on that stream, at
+// 4 MiB as at 8 MiB, 10 ns when the key's registers are in cache, no
+// allocation; Estimate 1.5 µs for a candidate; Over 0.5 ms; Merge 80 ms;
+// MarshalBinary 0.4 ms, UnmarshalBinary 18 ms. Measured with
 //
 //	go test -run 'TestDegree' -bench 'Degree' -benchmem -v ./sketch/
 //
 // Keys and neighbors must be well-mixed 64-bit hashes. Key hash 0 is stored
 // as 0x9e3779b97f4a7c15 (and listed as such), since 0 marks a free way.
+// Since reads apply queued inserts, no method is safe for concurrent use,
+// reads included.
 type Degree struct {
-	keys   []uint64  // candidate keys, degWays per bucket; 0 marks a free way
-	regs   []uint64  // candidate registers, regWords per candidate
-	base   []uint8   // per candidate: register value = base + rel; apart, so it stays cached
-	meta   []degMeta // per candidate
-	floor  []float64 // per candidate bucket: a lower bound of its smallest proxy once full
-	filter []uint64  // filter buckets of fbWords words
-	nCand  uint64    // candidate buckets
-	nFilt  uint64    // filter buckets, a multiple of nCand
+	fps    []uint64    // per candidate bucket: the 8-bit fingerprints of its keys, way w in byte w; 0 marks a free way
+	cand   []degCand   // candidates, degWays per bucket
+	regs   []uint64    // candidate registers, regWords per candidate
+	pend   [][2]uint64 // per candidate: pending bitmap, apart since inserts do not read it
+	floor  []float64   // per candidate bucket: a lower bound of its smallest proxy once full
+	filter []uint64    // filter buckets of fbWords words
+	nCand  uint64      // candidate buckets
+	nFilt  uint64      // filter buckets, a multiple of nCand
+	queue  [queueLen]queued
+	next   uint64 // inserts since the queue was last empty; next%queueLen is the oldest
+}
+
+// queueLen is the depth of Insert's pipeline: enough inserts to cover a
+// load from memory (about 100 ns), few enough for their lines to stay in
+// the first-level cache.
+const queueLen = 16
+
+// queued is a pair that Insert has prefetched and not yet applied: way is
+// the candidate whose fingerprint matched key then (a guess, checked when
+// the pair is applied).
+type queued struct {
+	key, neighbor, way uint64
+}
+
+// Insert records that key has neighbor. It does not allocate.
+//
+// Insert is a pipeline: it prefetches the cache lines the pair will touch
+// (its candidate and register, or its filter bucket) and applies the pair
+// queueLen inserts later, once they have arrived; reads (Estimate, Over,
+// All, Merge, AppendBinary) apply the pairs still queued first, so results
+// are those of inserting at once.
+func (d *Degree) Insert(key, neighbor uint64) {
+	if key == 0 {
+		key = zeroKey
+	}
+	b := fastrange(key, d.nCand)
+	m := zeroBytes(d.fps[b] ^ fingerprint(key)*byteOnes) // way w at bit 8w+7
+	// The first way with key's fingerprint, else way 7 (any way would do).
+	w := b*degWays + uint64(bits.TrailingZeros64(m|1<<63)>>3)
+	line := &d.regs[w*regWords+uint64(regPos[neighbor>>(64-degP)]&63)]
+	bucket := &d.filter[fastrange(key, d.nFilt)*fbWords]
+	if m == 0 { // a move, not a branch: which way it goes is a coin flip
+		line = bucket
+	}
+	keyLine := &d.cand[w].key
+
+	q := &d.queue[d.next%queueLen]
+	d.next++
+	c := int(q.way)
+	*q, key, neighbor = queued{key, neighbor, w}, q.key, q.neighbor
+	if key == 0 { // the queue is filling
+		prefetch2(line, keyLine)
+		return
+	}
+	e := &d.cand[c]
+	if e.key != key {
+		d.apply(key, neighbor)
+		prefetch2(line, keyLine)
+		return
+	}
+	// raise, inlined and without a branch before the load: a test of rank
+	// against base would be a coin flip for large keys. The test is
+	// min(rank-base, relMax) > old, that is min(rank-1-base, relMax-1) >=
+	// old, and rank-1 is the number of leading zeros.
+	pos := regPos[neighbor>>(64-degP)]
+	p := &d.regs[c*regWords+int(pos&63)]
+	sh := uint(pos>>6) & 63
+	if min(bits.LeadingZeros64(neighbor<<degP|1<<(degP-1))-int(e.base), relMax-1) >= int(*p>>sh&relMax) {
+		d.set(c, p, sh, rank(neighbor))
+	}
+	prefetch2(line, keyLine)
+}
+
+// apply records that key has neighbor, now.
+func (d *Degree) apply(key, neighbor uint64) {
+	if c, ok := d.find(key); ok {
+		d.raise(c, int(neighbor>>(64-degP)), rank(neighbor))
+		return
+	}
+	d.insertFilter(key, neighbor)
+}
+
+// flush applies the queued pairs, oldest first.
+func (d *Degree) flush() {
+	if d.next == 0 {
+		return
+	}
+	for range queueLen {
+		q := &d.queue[d.next%queueLen]
+		d.next++
+		if q.key != 0 {
+			d.apply(q.key, q.neighbor)
+		}
+		*q = queued{}
+	}
+	d.next = 0
 }
 
 // KeyDegree is a key hash and its estimated degree.
@@ -79,13 +178,18 @@ type KeyDegree struct {
 	Degree float64
 }
 
-type degMeta struct {
-	// pend is the pending bitmap (bits 16..127, as in a filter slot) of
-	// neighbors counted before admission and not in the registers. It is
-	// kept as a bitmap, not a count, so that merges are unions.
-	pend  [2]uint64
+// degCand is a candidate's key and what an insert reads and writes besides
+// the register, in 16 bytes: one cache line to confirm the key, read the
+// base and update the sums.
+//
+// A candidate's pending bitmap (bits 16..127, as in a filter slot) holds
+// the neighbors counted before admission and not in the registers. It is
+// kept as a bitmap, not a count, so that merges are unions.
+type degCand struct {
+	key   uint64 // 0 marks a free way
 	sum   uint32 // Σ 2^(relMax-rel) over registers, for the O(1) proxy
 	zeros uint16 // registers with rel = 0
+	base  uint8  // register value = base + rel
 }
 
 const (
@@ -106,7 +210,7 @@ const (
 	pendingFlag = 0x8000
 	pendingBits = 16 * maxRecords
 
-	candBytes = 8 + 8*regWords + 1 + 24
+	candBytes = 16 + 8*regWords + 16 + 1
 
 	// zeroKey stands for key hash 0, since 0 marks a free way.
 	zeroKey = 0x9e3779b97f4a7c15
@@ -164,10 +268,10 @@ func NewDegree(memoryBytes int) (*Degree, error) {
 func newDegree(nCand, nFilt uint64) *Degree {
 	n := nCand * degWays
 	return &Degree{
-		keys:   make([]uint64, n),
+		fps:    make([]uint64, nCand),
+		cand:   make([]degCand, n),
 		regs:   make([]uint64, n*regWords),
-		base:   make([]uint8, n),
-		meta:   make([]degMeta, n),
+		pend:   make([][2]uint64, n),
 		floor:  make([]float64, nCand),
 		filter: make([]uint64, nFilt*fbWords),
 		nCand:  nCand,
@@ -176,7 +280,7 @@ func newDegree(nCand, nFilt uint64) *Degree {
 }
 
 // Capacity returns the number of candidate keys the sketch can hold.
-func (d *Degree) Capacity() int { return len(d.keys) }
+func (d *Degree) Capacity() int { return len(d.cand) }
 
 // MemoryBytes returns the memory held by the sketch's tables.
 func (d *Degree) MemoryBytes() int {
@@ -198,43 +302,43 @@ func degreeSize(nCand, k uint64) (uint64, bool) {
 	return m, m <= maxDegreeMemory
 }
 
-// Insert records that key has neighbor.
-func (d *Degree) Insert(key, neighbor uint64) {
-	if key == 0 {
-		key = zeroKey
+// regPos locates register j: the word in its candidate's block in the low
+// 6 bits, above them the shift of its lane.
+var regPos = func() (t [degM]uint16) {
+	for j := range t {
+		t[j] = uint16(j/perWord | j%perWord*3<<6)
 	}
-	w := int(fastrange(key, d.nCand)) * degWays
-	m := match(key, (*[degWays]uint64)(d.keys[w:]))
-	if m == 0 {
-		d.insertFilter(key, neighbor)
-		return
-	}
-	c := bits.TrailingZeros32(m)
-	// raise, inlined and without a branch before the load: a test of rank
-	// against base would be a coin flip for large keys, and each mispredict
-	// would throw away the loads of the next inserts in flight.
-	c += w
-	rel := uint8(min(max(int(rank(neighbor))-int(d.base[c]), 0), relMax))
-	j := int(neighbor >> (64 - degP))
-	p := &d.regs[c*regWords+j/perWord]
-	sh := uint(j%perWord) * 3
-	if old := uint8(*p>>sh) & relMax; rel > old {
-		d.set(c, p, sh, old, rel)
-	}
+	return t
+}()
+
+// fingerprint is a nonzero 8-bit digest of key, from bits that fastrange
+// does not use: Insert finds the way of a key in the fingerprints of its
+// bucket, one word that stays cached, without reading the bucket's keys.
+func fingerprint(key uint64) uint64 {
+	f := key >> 56
+	return f | (f-1)>>63
 }
 
-// match returns the bit mask of the ways holding key, computed as a tree
-// without branches: a short dependency chain from the load to the answer.
-func match(key uint64, w *[degWays]uint64) uint32 {
-	return (b2u(w[0] == key) | b2u(w[1] == key)<<1 | b2u(w[2] == key)<<2 | b2u(w[3] == key)<<3) |
-		(b2u(w[4] == key)<<4 | b2u(w[5] == key)<<5 | b2u(w[6] == key)<<6 | b2u(w[7] == key)<<7)
+const (
+	byteOnes = 0x0101_0101_0101_0101
+	byteHigh = 0x8080_8080_8080_8080
+)
+
+// zeroBytes sets the high bit of each zero byte of x.
+func zeroBytes(x uint64) uint64 {
+	const low = ^uint64(byteHigh)
+	return ^((x&low + low) | x | low)
 }
 
-func b2u(b bool) uint32 {
-	if b {
-		return 1
+// setKey stores key (or 0, to free the way) as candidate c.
+func (d *Degree) setKey(c int, key uint64) {
+	d.cand[c].key = key
+	f := uint64(0)
+	if key != 0 {
+		f = fingerprint(key)
 	}
-	return 0
+	p, sh := &d.fps[c/degWays], uint(c%degWays)*8
+	*p = *p&^(0xff<<sh) | f<<sh
 }
 
 func rank(h uint64) uint8 {
@@ -243,23 +347,26 @@ func rank(h uint64) uint8 {
 
 // raise sets register j of candidate c to at least rho.
 func (d *Degree) raise(c, j int, rho uint8) {
-	rel := uint8(min(max(int(rho)-int(d.base[c]), 0), relMax))
-	p := &d.regs[c*regWords+j/perWord]
-	sh := uint(j%perWord) * 3
+	rel := uint8(min(max(int(rho)-int(d.cand[c].base), 0), relMax))
+	pos := regPos[j]
+	p := &d.regs[c*regWords+int(pos&63)]
+	sh := uint(pos >> 6)
 	if old := uint8(*p>>sh) & relMax; rel > old {
-		d.set(c, p, sh, old, rel)
+		d.set(c, p, sh, rho)
 	}
 }
 
-// set changes the register at *p >> sh from old to rel; rare once a key
-// has been seen a few hundred times.
-func (d *Degree) set(c int, p *uint64, sh uint, old, rel uint8) {
-	*p += uint64(rel-old) << sh
-	m := &d.meta[c]
-	m.sum -= powRel[old] - powRel[rel]
+// set raises the register of candidate c at *p >> sh to rank rho, which is
+// above its value; rare once a key has been seen a few hundred times.
+func (d *Degree) set(c int, p *uint64, sh uint, rho uint8) {
+	st := &d.cand[c]
+	old := uint8(*p>>(sh&63)) & relMax
+	rel := min(rho-st.base, relMax)
+	*p += uint64(rel-old) << (sh & 63)
+	st.sum -= powRel[old] - powRel[rel]
 	if old == 0 {
-		m.zeros--
-		if m.zeros == 0 {
+		st.zeros--
+		if st.zeros == 0 {
 			d.rebase(c)
 		}
 	}
@@ -270,14 +377,14 @@ func (d *Degree) set(c int, p *uint64, sh uint, old, rel uint8) {
 // smallest are clamped (as in HLL-TailCut), which moves the estimate by
 // about 0.1%, since they weigh 2^-value in the harmonic mean.
 func (d *Degree) rebase(c int) {
-	m := &d.meta[c]
+	st := &d.cand[c]
 	r := d.block(c)
-	for m.zeros == 0 && int(d.base[c]) < degQ+1 {
-		d.base[c]++
+	for st.zeros == 0 && int(st.base) < degQ+1 {
+		st.base++
 		for i := range r {
 			r[i] -= lanesIn(i)
 		}
-		m.sum, m.zeros = scan(r)
+		st.sum, st.zeros = scan(r)
 	}
 }
 
@@ -323,10 +430,7 @@ func histogram(r []uint64, base uint8, h *[degQ + 2]uint32) {
 
 func keyTag(key uint64) uint64 {
 	t := key >> 48 & tagMask
-	if t == 0 {
-		t = 1
-	}
-	return t
+	return t | (t-1)>>63
 }
 
 // record is what neighbor h writes into a HyperLogLog: register and rank.
@@ -359,37 +463,32 @@ func zeroLanes(x uint64) uint64 {
 func (d *Degree) insertFilter(key, neighbor uint64) {
 	b := d.filterBucket(fastrange(key, d.nFilt))
 	tag := keyTag(key)
-	s := -1
-	for i := fbSlots - 1; i >= 0; i-- {
-		if b[2*i]&tagMask == tag {
-			s = i
-		}
-	}
 	rec := record(neighbor)
-	if s < 0 {
+	z := zeroLanes((b[0]&tagMask | b[2]&tagMask<<16 | b[4]&tagMask<<32 | b[6]&tagMask<<48) ^ tag*lanes)
+	if z == 0 {
 		admit(b, tag|rec<<16, 0)
 		return
 	}
+	s := bits.TrailingZeros64(z) >> 4 & (fbSlots - 1)
 	w0, w1 := b[2*s], b[2*s+1]
-	shift(b, s)
-	b[0], b[1] = w0, w1
 	if w0&pendingFlag != 0 {
+		toFront(b, s, w0, w1)
 		d.insertPending(key, b, rec)
 		return
 	}
 	x := rec * lanes
 	if zeroLanes(w0^x)&recLanes0|zeroLanes(w1^x) != 0 {
-		return // a repeat
+		rec = 0 // a repeat
 	}
-	if z := zeroLanes(w0) & recLanes0; z != 0 {
-		b[0] = w0 | rec<<(bits.TrailingZeros64(z)-15)
+	n := records(w0, w1)
+	if n == maxRecords && rec != 0 {
+		toFront(b, s, w0, w1)
+		d.promote(key, b, rec)
 		return
 	}
-	if z := zeroLanes(w1); z != 0 {
-		b[1] = w1 | rec<<(bits.TrailingZeros64(z)-15)
-		return
-	}
-	d.promote(key, b, rec)
+	// Append rec in the first free lane: lane n+1 of w0 or n-3 of w1
+	// (shifts of 64 or more give 0).
+	toFront(b, s, w0|rec<<uint(16*n+16), w1|rec<<uint(16*n-48))
 }
 
 // admit puts a new slot in front of bucket b. Slots are kept most recently
@@ -397,39 +496,40 @@ func (d *Degree) insertFilter(key, neighbor uint64) {
 // recently used among ties, so that a key seen a few times outlives the
 // stream of keys seen once.
 func admit(b bucket, w0, w1 uint64) {
-	v, best := 0, math.MaxInt
-	for s := range fbSlots {
-		if n := count(b[2*s], b[2*s+1]); n <= best {
-			v, best = s, n
-		}
-	}
-	shift(b, v)
-	b[0], b[1] = w0, w1
+	k := min(evictRank(b[0], b[1])<<2|3, evictRank(b[2], b[3])<<2|2,
+		evictRank(b[4], b[5])<<2|1, evictRank(b[6], b[7])<<2)
+	toFront(b, 3-k&3, w0, w1)
 }
 
-// shift moves slots 0..s-1 one place back, over slot s.
-func shift(b bucket, s int) {
-	switch s {
-	case 3:
-		b[6], b[7] = b[4], b[5]
-		fallthrough
-	case 2:
-		b[4], b[5] = b[2], b[3]
-		fallthrough
-	case 1:
-		b[2], b[3] = b[0], b[1]
-	}
+// evictRank orders slot (w0, w1) for eviction: -1 if free, its number of
+// records, and 8 if pending, so that a pending key outlives the keys that
+// are still collecting records.
+func evictRank(w0, w1 uint64) int {
+	p := -int(w0 >> 15 & 1)
+	return records(w0, w1)&^p | (maxRecords+1+bits.OnesCount64(w0>>16)+bits.OnesCount64(w1))&p
 }
 
-// count ranks slot (w0, w1) for eviction, without branches: its number of
-// records, or for a pending slot 8 plus its bits, so that a pending key
-// outlives the keys that are still collecting records.
-func count(w0, w1 uint64) int {
-	n := maxRecords - bits.OnesCount64(zeroLanes(w0)&recLanes0|zeroLanes(w1)>>1)
-	if w0&pendingFlag != 0 {
-		n = maxRecords + 1 + bits.OnesCount64(w0>>16) + bits.OnesCount64(w1)
+// records is the number of records of slot (w0, w1), not pending: they
+// fill lanes from the bottom, so it is the number of lanes in use, less the
+// tag's.
+func records(w0, w1 uint64) int {
+	return (bits.Len64(w0)+15)>>4 + (bits.Len64(w1)+15)>>4 - 1
+}
+
+// toFront moves slots 0..s-1 one place back, over slot s, and puts (w0, w1)
+// in front, without branches: which slot moves is a coin flip.
+func toFront(b bucket, s int, w0, w1 uint64) {
+	x0, x1, x2, x3, x4, x5, x6, x7 := b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]
+	if s >= 3 {
+		x6, x7 = x4, x5
 	}
-	return n
+	if s >= 2 {
+		x4, x5 = x2, x3
+	}
+	if s >= 1 {
+		x2, x3 = x0, x1
+	}
+	*b = [fbWords]uint64{w0, w1, x2, x3, x4, x5, x6, x7}
 }
 
 func recordAt(slot []uint64, i int) uint64 {
@@ -453,7 +553,7 @@ func setRecords(slot []uint64, recs []uint64) {
 
 // slotCount is the number of records of a slot (not pending).
 func slotCount(slot []uint64) int {
-	return count(slot[0], slot[1])
+	return records(slot[0], slot[1])
 }
 
 func removeSlot(b bucket, s int) {
@@ -543,7 +643,7 @@ func (d *Degree) claim(key uint64, est float64) (int, bool) {
 	w := int(cb) * degWays
 	low, lowProxy := -1, math.Inf(1)
 	for c := w; c < w+degWays; c++ {
-		if d.keys[c] == 0 {
+		if d.cand[c].key == 0 {
 			return c, true
 		}
 		if p := d.proxy(c); p < lowProxy {
@@ -560,35 +660,37 @@ func (d *Degree) claim(key uint64, est float64) (int, bool) {
 }
 
 func (d *Degree) install(c int, key uint64, pend [2]uint64) {
-	d.keys[c] = key
+	d.cand[c] = degCand{sum: degM << relMax, zeros: degM}
+	d.setKey(c, key)
 	clear(d.block(c))
-	d.base[c] = 0
-	d.meta[c] = degMeta{pend: pend, sum: degM << relMax, zeros: degM}
+	d.pend[c] = pend
 }
 
 // proxy is a cheap estimate (HyperLogLog raw estimate with linear counting
 // below 2.5m) from the running sums, to rank candidates.
 func (d *Degree) proxy(c int) float64 {
-	m, base := d.meta[c], d.base[c]
+	st := d.cand[c]
 	raw := 0.7213 / (1 + 1.079/degM) * degM * degM * (1 << relMax) *
-		float64(uint64(1)<<base) / float64(m.sum)
-	if base == 0 && raw <= 2.5*degM {
-		raw = lcCand[m.zeros]
+		float64(uint64(1)<<st.base) / float64(st.sum)
+	if st.base == 0 && raw <= 2.5*degM {
+		raw = lcCand[st.zeros]
 	}
-	return raw + pendingEstimate(m.pend[:])
+	return raw + pendingEstimate(d.pend[c][:])
 }
 
 // estimate is the accurate estimate of candidate c.
 func (d *Degree) estimate(c int) float64 {
 	var hist [degQ + 2]uint32
-	histogram(d.block(c), d.base[c], &hist)
-	return ertl(hist[:], degM, degQ) + pendingEstimate(d.meta[c].pend[:])
+	histogram(d.block(c), d.cand[c].base, &hist)
+	return ertl(hist[:], degM, degQ) + pendingEstimate(d.pend[c][:])
 }
 
+// find returns the candidate holding key, if any: the ways whose
+// fingerprint matches, confirmed by their key.
 func (d *Degree) find(key uint64) (int, bool) {
-	w := int(fastrange(key, d.nCand)) * degWays
-	for c := w; c < w+degWays; c++ {
-		if d.keys[c] == key {
+	b := fastrange(key, d.nCand)
+	for m := zeroBytes(d.fps[b] ^ fingerprint(key)*byteOnes); m != 0; m &= m - 1 {
+		if c := int(b)*degWays + bits.TrailingZeros64(m)>>3; d.cand[c].key == key {
 			return c, true
 		}
 	}
@@ -600,6 +702,7 @@ func (d *Degree) find(key uint64) (int, bool) {
 // linear-counting estimate for a pending key, and 0 for a key it does not
 // hold.
 func (d *Degree) Estimate(key uint64) float64 {
+	d.flush()
 	if key == 0 {
 		key = zeroKey
 	}
@@ -620,7 +723,9 @@ func (d *Degree) Estimate(key uint64) float64 {
 // Over appends to dst every candidate whose estimated degree is at least
 // threshold, in table order, and returns the extended slice.
 func (d *Degree) Over(threshold float64, dst []KeyDegree) []KeyDegree {
-	for c, key := range d.keys {
+	d.flush()
+	for c := range d.cand {
+		key := d.cand[c].key
 		// The proxy is within a few percent of the estimate; skipping far
 		// smaller keys saves the full estimate.
 		if key == 0 || d.proxy(c) < threshold/2 {
@@ -637,8 +742,9 @@ func (d *Degree) Over(threshold float64, dst []KeyDegree) []KeyDegree {
 // the heavy part of the degree distribution, for example to feed Quantiles.
 func (d *Degree) All() iter.Seq2[uint64, float64] {
 	return func(yield func(uint64, float64) bool) {
-		for c, key := range d.keys {
-			if key != 0 && !yield(key, d.estimate(c)) {
+		d.flush()
+		for c := range d.cand {
+			if key := d.cand[c].key; key != 0 && !yield(key, d.estimate(c)) {
 				return
 			}
 		}
@@ -647,10 +753,11 @@ func (d *Degree) All() iter.Seq2[uint64, float64] {
 
 // Reset empties d without allocating.
 func (d *Degree) Reset() {
-	clear(d.keys)
+	d.queue, d.next = [queueLen]queued{}, 0
+	clear(d.fps)
+	clear(d.cand)
 	clear(d.regs)
-	clear(d.base)
-	clear(d.meta)
+	clear(d.pend)
 	clear(d.floor)
 	clear(d.filter)
 }
@@ -666,6 +773,8 @@ func (d *Degree) Merge(o *Degree) error {
 		return fmt.Errorf("cannot merge Degree: %d/%d and %d/%d buckets: %w",
 			d.nCand, d.nFilt, o.nCand, o.nFilt, ErrMismatch)
 	}
+	d.flush()
+	o.flush()
 	if d == o {
 		return nil
 	}
@@ -677,22 +786,22 @@ func (d *Degree) Merge(o *Degree) error {
 	}
 	es := new([2 * degWays]entry)
 	var tmp [degM]uint8
-	for w := 0; w < len(d.keys); w += degWays {
-		if *(*[degWays]uint64)(o.keys[w:]) == [degWays]uint64{} {
+	for w := 0; w < len(d.cand); w += degWays {
+		if o.fps[w/degWays] == 0 {
 			continue
 		}
 		n := 0
 		for c := w; c < w+degWays; c++ {
-			if d.keys[c] != 0 {
+			if d.cand[c].key != 0 {
 				e := &es[n]
-				e.key, e.pend = d.keys[c], d.meta[c].pend
+				e.key, e.pend = d.cand[c].key, d.pend[c]
 				d.loadAbs(c, &e.abs)
 				n++
 			}
 		}
 		mine := n
 		for c := w; c < w+degWays; c++ {
-			key := o.keys[c]
+			key := o.cand[c].key
 			if key == 0 {
 				continue
 			}
@@ -712,8 +821,8 @@ func (d *Degree) Merge(o *Degree) error {
 			for j, v := range tmp {
 				e.abs[j] = max(e.abs[j], v)
 			}
-			e.pend[0] |= o.meta[c].pend[0]
-			e.pend[1] |= o.meta[c].pend[1]
+			e.pend[0] |= o.pend[c][0]
+			e.pend[1] |= o.pend[c][1]
 		}
 		d.floor[w/degWays] = 0 // the bucket changes: recompute its smallest
 		// Keep the largest degWays keys; survivors of d stay in their ways.
@@ -726,11 +835,11 @@ func (d *Degree) Merge(o *Degree) error {
 		}
 		var placed [2 * degWays]bool
 		for c := w; c < w+degWays; c++ {
-			if i := slices.IndexFunc(es[:n], func(e entry) bool { return e.key == d.keys[c] }); d.keys[c] != 0 && i >= 0 {
+			if i := slices.IndexFunc(es[:n], func(e entry) bool { return e.key == d.cand[c].key }); d.cand[c].key != 0 && i >= 0 {
 				d.storeAbs(c, &es[i].abs, es[i].pend)
 				placed[i] = true
 			} else {
-				d.keys[c] = 0
+				d.setKey(c, 0)
 			}
 		}
 		c := w
@@ -738,10 +847,10 @@ func (d *Degree) Merge(o *Degree) error {
 			if placed[i] {
 				continue
 			}
-			for d.keys[c] != 0 {
+			for d.cand[c].key != 0 {
 				c++
 			}
-			d.keys[c] = es[i].key
+			d.setKey(c, es[i].key)
 			d.storeAbs(c, &es[i].abs, es[i].pend)
 		}
 	}
@@ -776,7 +885,7 @@ func (d *Degree) takeFilter(key uint64, abs *[degM]uint8, pend *[2]uint64) {
 }
 
 func (d *Degree) loadAbs(c int, abs *[degM]uint8) {
-	base := d.base[c]
+	base := d.cand[c].base
 	for j := range abs {
 		abs[j] = base + uint8(d.regs[c*regWords+j/perWord]>>(3*(j%perWord)))&relMax
 	}
@@ -785,15 +894,15 @@ func (d *Degree) loadAbs(c int, abs *[degM]uint8) {
 // storeAbs sets candidate c's registers to abs and its pending bitmap.
 func (d *Degree) storeAbs(c int, abs *[degM]uint8, pend [2]uint64) {
 	base := slices.Min(abs[:])
-	d.base[c] = base
 	r := d.block(c)
 	clear(r)
 	for j, v := range abs {
 		r[j/perWord] |= uint64(min(v-base, relMax)) << (3 * (j % perWord))
 	}
-	m := &d.meta[c]
-	m.pend = pend
-	m.sum, m.zeros = scan(r)
+	st := &d.cand[c]
+	st.base = base
+	st.sum, st.zeros = scan(r)
+	d.pend[c] = pend
 }
 
 func estimateAbs(abs *[degM]uint8) float64 {
@@ -812,13 +921,13 @@ func (d *Degree) mergeSlot(fb uint64, src []uint64) {
 	// same filter bucket and tag is the same key (up to tag collisions).
 	w := int(fb/(d.nFilt/d.nCand)) * degWays
 	for c := w; c < w+degWays; c++ {
-		key := d.keys[c]
+		key := d.cand[c].key
 		if key == 0 || fastrange(key, d.nFilt) != fb || keyTag(key) != tag {
 			continue
 		}
 		if pending {
-			d.meta[c].pend[0] |= src[0] &^ 0xffff
-			d.meta[c].pend[1] |= src[1]
+			d.pend[c][0] |= src[0] &^ 0xffff
+			d.pend[c][1] |= src[1]
 			return
 		}
 		for i := range slotCount(src) {
@@ -882,9 +991,10 @@ const candLen = 8 + 1 + 16 + 8*regWords
 
 // AppendBinary implements encoding.BinaryAppender.
 func (d *Degree) AppendBinary(dst []byte) ([]byte, error) {
+	d.flush()
 	var nc, ns int
-	for _, key := range d.keys {
-		nc += b2i(key != 0)
+	for c := range d.cand {
+		nc += b2i(d.cand[c].key != 0)
 	}
 	for i := 0; i < len(d.filter); i += 2 {
 		ns += b2i(d.filter[i] != 0)
@@ -895,16 +1005,17 @@ func (d *Degree) AppendBinary(dst []byte) ([]byte, error) {
 	dst = binary.LittleEndian.AppendUint32(dst, uint32(d.nFilt/d.nCand))
 	dst = binary.AppendUvarint(dst, uint64(nc))
 	next := 0
-	for c, key := range d.keys {
+	for c := range d.cand {
+		key := d.cand[c].key
 		if key == 0 {
 			continue
 		}
 		dst = binary.AppendUvarint(dst, uint64(c-next))
 		next = c + 1
 		dst = binary.LittleEndian.AppendUint64(dst, key)
-		dst = append(dst, d.base[c])
-		dst = binary.LittleEndian.AppendUint64(dst, d.meta[c].pend[0])
-		dst = binary.LittleEndian.AppendUint64(dst, d.meta[c].pend[1])
+		dst = append(dst, d.cand[c].base)
+		dst = binary.LittleEndian.AppendUint64(dst, d.pend[c][0])
+		dst = binary.LittleEndian.AppendUint64(dst, d.pend[c][1])
 		for _, w := range d.block(c) {
 			dst = binary.LittleEndian.AppendUint64(dst, w)
 		}
@@ -937,7 +1048,8 @@ func (d *Degree) MarshalBinary() ([]byte, error) {
 
 // UnmarshalBinary implements encoding.BinaryUnmarshaler. It accepts any
 // size. It checks the whole input before it writes, so on error d is
-// unchanged.
+// unchanged; on success it replaces all of d, inserts still queued
+// included.
 func (d *Degree) UnmarshalBinary(data []byte) error {
 	if err := checkHeader(data, kindDegree, "Degree"); err != nil {
 		return err
@@ -1015,13 +1127,13 @@ func decodeDegree(data []byte, into *Degree) error {
 			return fmt.Errorf("register above %d", degQ+1)
 		}
 		if d != nil {
-			d.keys[c] = key
-			d.base[c] = base
+			d.setKey(int(c), key)
 			copy(d.block(int(c)), block[:])
-			m := &d.meta[c]
-			m.pend = pend
-			m.sum, m.zeros = scan(d.block(int(c)))
-			if m.zeros == 0 {
+			st := &d.cand[c]
+			st.base = base
+			st.sum, st.zeros = scan(d.block(int(c)))
+			d.pend[c] = pend
+			if st.zeros == 0 {
 				d.rebase(int(c))
 			}
 		}

@@ -90,8 +90,8 @@ func FuzzDegreeUnmarshal(f *testing.F) {
 		if unmarshalKeeps(t, d, data) {
 			var fresh Degree
 			roundTrip(t, d, &fresh)
-			for c, key := range d.keys {
-				if key != 0 && fresh.Estimate(key) != d.Estimate(key) {
+			for c := range d.cand {
+				if key := d.cand[c].key; key != 0 && fresh.Estimate(key) != d.Estimate(key) {
 					t.Fatalf("candidate %d: estimate %v, %v after a round trip", c, d.Estimate(key), fresh.Estimate(key))
 				}
 			}
