@@ -462,10 +462,10 @@ func appendTPs(dst []tp, m map[string][]int32) []tp {
 
 // loop polls, batches, judges and commits until ctx is done. Batches
 // closed in one round are written in the next: its transaction begins,
-// their records are sent while the round polls and observes, and it ends
-// once that is done (see txn), so judging and writing overlap. Events
-// (rebalances, resumes, reloads) are applied between rounds, when no
-// transaction is open.
+// their records are sent while the round polls, and it ends while the
+// round observes what it polled (see txn), so judging and writing overlap.
+// Events (rebalances, resumes, reloads) are applied between rounds, when
+// no transaction is open, and assignments also after the poll.
 func (g *Gate) loop(ctx context.Context) error {
 	var pending, next []*closed // closed, to commit in the next round
 	// Streaks of failed polls, aborted transactions and failed sessions,
@@ -516,12 +516,18 @@ func (g *Gate) loop(ctx context.Context) error {
 		// records are taken. (A revoke waits for AllowRebalance; a
 		// partition lost meanwhile fails the transaction in flight.)
 		g.applyEvents(ctx)
-		next = g.take(fetches, now, next[:0])
-		sending.Wait()
-		committing := len(pending) > 0
+		// The transaction ends while this round's records are taken:
+		// End only must not meet a poll.
+		var ending sync.WaitGroup
 		if t != nil {
-			commitErr = g.end(ctx, t)
+			ending.Go(func() {
+				sending.Wait()
+				commitErr = g.end(ctx, t)
+			})
 		}
+		next = g.take(fetches, now, next[:0])
+		ending.Wait()
+		committing := len(pending) > 0
 		for _, p := range g.parts {
 			if !p.halted && !p.stuck && p.due(now) {
 				next = append(next, p.close(now))

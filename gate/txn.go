@@ -58,10 +58,10 @@ var errCrash = errors.New("crash")
 // or quarantine topic, its decision, its partition's state, and the
 // consumer offsets just past it. Either all of it commits or none of it
 // does; the caller then calls committed. The loop begins it, sends the
-// records while it polls and observes the next records (the client allows
-// polling inside a transaction, not during Begin or End), and then ends
-// it. Sending reads nothing of the batches' partitions that take may
-// change meanwhile.
+// records while it polls (the client allows polling inside a transaction,
+// not during Begin or End), and ends it while it observes what it polled.
+// Sending and ending read nothing of the batches' partitions that take
+// may change meanwhile.
 type txn struct {
 	batches  []*closed
 	offsets  map[string]map[int32]int64
