@@ -478,8 +478,7 @@ func (g *Gate) loop(ctx context.Context) error {
 		}
 		g.applyEvents(ctx)
 		pending = g.owned(pending)
-		// The last round's batches are sent while this round polls and
-		// observes.
+		// The last round's batches are sent while this round polls.
 		var (
 			t         *txn
 			commitErr error
@@ -569,6 +568,7 @@ func (g *Gate) loop(ctx context.Context) error {
 			next = next[:0]
 			backoff(ctx, aborts)
 		}
+		clear(pending) // written or rewound: keep none of it
 		pending, next = next, pending[:0]
 		if g.unstick(ctx, now) {
 			if err := g.restartSession(); err != nil {
