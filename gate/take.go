@@ -22,8 +22,8 @@ type partWork struct {
 // that closed, in the order of the poll. Partitions share nothing while
 // they observe and judge (each has its own detectors; references and
 // metrics are safe for concurrent use), so records for several partitions
-// are taken in parallel, up to GOMAXPROCS partitions at once: the
-// detectors' work is most of the loop's.
+// are taken in parallel, up to GOMAXPROCS partitions at once: observing
+// is the loop's own largest cost.
 func (g *Gate) take(fetches kgo.Fetches, now time.Time, out []*closed) []*closed {
 	if g.workOf == nil {
 		g.workOf = map[*partition]int{}
