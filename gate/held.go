@@ -20,6 +20,7 @@ import (
 type held struct {
 	chunks []*[]byte // the last one is being filled
 	recs   []heldRecord
+	hdrs   []kgo.RecordHeader // the records' headers, in order
 }
 
 type heldRecord struct {
@@ -70,11 +71,15 @@ func (h *held) copyOf(b []byte) []byte {
 func (h *held) add(r *kgo.Record) {
 	hr := heldRecord{offset: r.Offset, ms: r.Timestamp.UnixMilli(), key: h.copyOf(r.Key), val: h.copyOf(r.Value)}
 	if len(r.Headers) > 0 {
-		hr.headers = make([]kgo.RecordHeader, len(r.Headers))
-		for i, x := range r.Headers {
-			k := h.copyOf([]byte(x.Key))
-			hr.headers[i] = kgo.RecordHeader{Key: unsafe.String(unsafe.SliceData(k), len(k)), Value: h.copyOf(x.Value)}
+		// The headers of all records share one slice: a record's are
+		// hdrs[start:end], which a later append that moves hdrs leaves
+		// where they were.
+		start := len(h.hdrs)
+		for _, x := range r.Headers {
+			k := h.copyOf(unsafe.Slice(unsafe.StringData(x.Key), len(x.Key)))
+			h.hdrs = append(h.hdrs, kgo.RecordHeader{Key: unsafe.String(unsafe.SliceData(k), len(k)), Value: h.copyOf(x.Value)})
 		}
+		hr.headers = h.hdrs[start:len(h.hdrs):len(h.hdrs)]
 	}
 	h.recs = append(h.recs, hr)
 }
@@ -96,6 +101,8 @@ func (h *held) reset() {
 	h.chunks = h.chunks[:0]
 	clear(h.recs)
 	h.recs = h.recs[:0]
+	clear(h.hdrs)
+	h.hdrs = h.hdrs[:0]
 }
 
 // each calls fn with every held record, in order. The record is reused
