@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"github.com/apache/arrow-go/v18/arrow"
+
+	"github.com/sluicehq/sluice/internal/arrowtest"
 )
 
 var update = flag.Bool("update", false, "rewrite the fuzz seed corpus in fuzz/testdata from what arrow-go writes now")
@@ -20,15 +22,15 @@ const fuzzCorpus = "fuzz/testdata/fuzz/FuzzArrowDecode"
 // fuzzSeeds are valid streams, written by arrow-go, that exercise every
 // part of the decoder.
 func fuzzSeeds(tb testing.TB) map[string][]byte {
-	profile := streamOf(tb, profileSchema, profileRows)
+	profile := arrowtest.Stream(tb, profileSchema, profileRows)
 	return map[string][]byte{
 		"profile":        profile,
-		"batches":        streamOf(tb, profileSchema, profileRows, `[{"email": "x@y.z", "company": "Other"}]`, `[]`),
-		"schema_only":    streamOf(tb, profileSchema),
-		"sim":            streamOf(tb, simSchema, `[{"email": "a@b.c", "profile_id": "p1", "company": "Acme", "score": 64.47}]`),
+		"batches":        arrowtest.Stream(tb, profileSchema, profileRows, `[{"email": "x@y.z", "company": "Other"}]`, `[]`),
+		"schema_only":    arrowtest.Stream(tb, profileSchema),
+		"sim":            arrowtest.Stream(tb, simSchema, `[{"email": "a@b.c", "profile_id": "p1", "company": "Acme", "score": 64.47}]`),
 		"legacy_framing": legacy(tb, profile),
 		"no_eos":         profile[:len(profile)-8],
-		"struct_nulls": streamOf(tb, arrow.NewSchema([]arrow.Field{{Name: "contact", Type: arrow.StructOf(
+		"struct_nulls": arrowtest.Stream(tb, arrow.NewSchema([]arrow.Field{{Name: "contact", Type: arrow.StructOf(
 			arrow.Field{Name: "email", Type: arrow.BinaryTypes.String, Nullable: true},
 		), Nullable: true}}, nil), `[{"contact": {"email": "a@b.c"}}, {"contact": null}]`),
 		"delta_dictionary": deltaDictionaryStream(tb),

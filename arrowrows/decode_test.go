@@ -16,29 +16,8 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"github.com/sluicehq/sluice/fields"
+	"github.com/sluicehq/sluice/internal/arrowtest"
 )
-
-// streamOf writes an IPC stream with one record batch per JSON array of
-// rows, as arrow-go does.
-func streamOf(t testing.TB, schema *arrow.Schema, batches ...string) []byte {
-	t.Helper()
-	var buf bytes.Buffer
-	w := ipc.NewWriter(&buf, ipc.WithSchema(schema))
-	for _, rows := range batches {
-		rec, _, err := array.RecordFromJSON(memory.DefaultAllocator, schema, strings.NewReader(rows))
-		if err != nil {
-			t.Fatalf("building a record batch: %v", err)
-		}
-		if err := w.Write(rec); err != nil {
-			t.Fatal(err)
-		}
-		rec.Release()
-	}
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes()
-}
 
 // render shows a value as kind:text, for comparisons.
 func render(v fields.Value) string {
@@ -116,7 +95,7 @@ func TestDecodeValues(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := decodeAll(t, d, streamOf(t, profileSchema, profileRows))
+	got := decodeAll(t, d, arrowtest.Stream(t, profileSchema, profileRows))
 	want := [][]string{
 		{"string:ann@example.com", "number:1", "number:0.5", "bool:true", "string:a@x.io", "string:+1 555", "string:Acme", "array:",
 			"number:255", "number:1.5", "number:12.34", "number:1700000000000", "number:19000", "string:short", "null", "string:dotted",
@@ -144,7 +123,7 @@ func TestDecodeNumbersFloat(t *testing.T) {
 	d, _ := NewDecoder([]string{"n", "score", "price", "u8"})
 	out := make([]fields.Value, 4)
 	var sums [4]float64
-	_, err := d.Decode(streamOf(t, profileSchema, profileRows), out, func() {
+	_, err := d.Decode(arrowtest.Stream(t, profileSchema, profileRows), out, func() {
 		for i, v := range out {
 			if f, ok := v.Float(); ok {
 				sums[i] += f
@@ -162,7 +141,7 @@ func TestDecodeNumbersFloat(t *testing.T) {
 func TestDecodeManyBatchesAndDictionaries(t *testing.T) {
 	// Each batch of an arrow-go stream with a dictionary column carries
 	// its own dictionary (a replacement or a delta).
-	value := streamOf(t, profileSchema,
+	value := arrowtest.Stream(t, profileSchema,
 		`[{"email": "a@x.io", "company": "Acme"}, {"email": "b@x.io", "company": "Initech"}]`,
 		`[{"email": "c@x.io", "company": "Hooli"}]`,
 		`[]`,
@@ -227,10 +206,10 @@ func TestDecodeLastFieldOfANameWins(t *testing.T) {
 }
 
 func TestDecodeSchemaChangesAndCache(t *testing.T) {
-	v1 := streamOf(t, profileSchema, `[{"email": "a@x.io"}]`)
-	v1b := streamOf(t, profileSchema, `[{"email": "b@x.io"}, {"email": "c@x.io"}]`)
+	v1 := arrowtest.Stream(t, profileSchema, `[{"email": "a@x.io"}]`)
+	v1b := arrowtest.Stream(t, profileSchema, `[{"email": "b@x.io"}, {"email": "c@x.io"}]`)
 	s2 := arrow.NewSchema([]arrow.Field{{Name: "id", Type: arrow.PrimitiveTypes.Int64}, {Name: "email", Type: arrow.BinaryTypes.String}}, nil)
-	v2 := streamOf(t, s2, `[{"id": 1, "email": "d@x.io"}]`)
+	v2 := arrowtest.Stream(t, s2, `[{"id": 1, "email": "d@x.io"}]`)
 	d, _ := NewDecoder([]string{"email"})
 	out := make([]fields.Value, 1)
 	var seen []string
@@ -258,7 +237,7 @@ func TestDecodeSchemaChangesAndCache(t *testing.T) {
 }
 
 func TestDecodeErrorsShowNothing(t *testing.T) {
-	good := streamOf(t, profileSchema, profileRows, profileRows)
+	good := arrowtest.Stream(t, profileSchema, profileRows, profileRows)
 	d, _ := NewDecoder([]string{"email", "company"})
 	out := make([]fields.Value, 2)
 	for _, c := range []struct {
@@ -285,7 +264,7 @@ func TestDecodeErrorsShowNothing(t *testing.T) {
 
 func TestDecodeUnsupported(t *testing.T) {
 	schema := arrow.NewSchema([]arrow.Field{{Name: "iv", Type: arrow.FixedWidthTypes.MonthInterval}, {Name: "s", Type: arrow.BinaryTypes.String}}, nil)
-	value := streamOf(t, schema, `[{"iv": {"months": 3}, "s": "x"}]`)
+	value := arrowtest.Stream(t, schema, `[{"iv": {"months": 3}, "s": "x"}]`)
 	d, _ := NewDecoder([]string{"s"})
 	if got := fmt.Sprint(decodeAll(t, d, value)); got != "[[string:x]]" {
 		t.Fatalf("an unplanned interval column gets in the way: %s", got)

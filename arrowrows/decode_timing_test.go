@@ -11,6 +11,7 @@ import (
 
 	"github.com/sluicehq/sluice/bench"
 	"github.com/sluicehq/sluice/fields"
+	"github.com/sluicehq/sluice/internal/arrowtest"
 )
 
 // simSchema is the simulated vendor's record (package bench) as Arrow
@@ -46,7 +47,7 @@ func simRecords(tb testing.TB, n, perRecord int) (jsonValues, arrowValues [][]by
 	}
 	for i := 0; i < n; i += perRecord {
 		rows := "[" + string(bytes.Join(jsonValues[i:min(n, i+perRecord)], []byte{','})) + "]"
-		arrowValues = append(arrowValues, streamOf(tb, simSchema, rows))
+		arrowValues = append(arrowValues, arrowtest.Stream(tb, simSchema, rows))
 	}
 	return jsonValues, arrowValues
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/sluicehq/sluice/detectors"
+	"github.com/sluicehq/sluice/internal/arrowtest"
 )
 
 // profileSchema is a vendor's Arrow record: the email sits in a struct,
@@ -54,7 +55,7 @@ func arrowInput(t *testing.T, topic string, parts int32, n int, bad func(p int32
 				nulls = 5
 			}
 			recs = append(recs, &kgo.Record{Topic: topic, Partition: p, Key: []byte(fmt.Sprintf("k%d", i)),
-				Value:     arrowStream(t, profileSchema, profileRows(p, i, 10, nulls)),
+				Value:     arrowtest.Stream(t, profileSchema, profileRows(p, i, 10, nulls)),
 				Headers:   []kgo.RecordHeader{{Key: "trace", Value: []byte(fmt.Sprintf("t-%d-%d", p, i))}},
 				Timestamp: time.UnixMilli(1_700_000_000_000 + int64(i))})
 		}
@@ -157,7 +158,7 @@ func TestArrowSchemaChange(t *testing.T) {
 			if i >= 6 { // records 6..9 have the new column
 				schema = wider
 			}
-			in = append(in, &kgo.Record{Topic: topic, Key: []byte(fmt.Sprint(i)), Value: arrowStream(t, schema, profileRows(0, i, 10, 0))})
+			in = append(in, &kgo.Record{Topic: topic, Key: []byte(fmt.Sprint(i)), Value: arrowtest.Stream(t, schema, profileRows(0, i, 10, 0))})
 		}
 	}
 	produce(t, brokers, in...)

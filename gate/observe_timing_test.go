@@ -7,13 +7,11 @@ import (
 	"testing"
 
 	"github.com/apache/arrow-go/v18/arrow"
-	"github.com/apache/arrow-go/v18/arrow/array"
-	"github.com/apache/arrow-go/v18/arrow/ipc"
-	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"github.com/sluicehq/sluice/bench"
 	"github.com/sluicehq/sluice/config"
 	"github.com/sluicehq/sluice/detectors"
+	"github.com/sluicehq/sluice/internal/arrowtest"
 )
 
 // The observe benchmarks drive judge.observe, the gate's hot path, over
@@ -86,31 +84,9 @@ func simRows(tb testing.TB, n, perRecord int) (keys, jsonValues [][]byte, arrowV
 	}
 	for i := 0; i < n; i += perRecord {
 		rows := append([]byte{'['}, bytes.Join(jsonValues[i:min(n, i+perRecord)], []byte{','})...)
-		arrowValues = append(arrowValues, arrowStream(tb, simSchema, string(append(rows, ']'))))
+		arrowValues = append(arrowValues, arrowtest.Stream(tb, simSchema, string(append(rows, ']'))))
 	}
 	return keys, jsonValues, arrowValues
-}
-
-// arrowStream writes rows (a JSON array of objects) as an IPC stream of
-// one record batch, as a vendor using arrow-go would.
-func arrowStream(tb testing.TB, schema *arrow.Schema, rows ...string) []byte {
-	tb.Helper()
-	var buf bytes.Buffer
-	w := ipc.NewWriter(&buf, ipc.WithSchema(schema))
-	for _, r := range rows {
-		rec, _, err := array.RecordFromJSON(memory.DefaultAllocator, schema, bytes.NewReader([]byte(r)))
-		if err != nil {
-			tb.Fatal(err)
-		}
-		if err := w.Write(rec); err != nil {
-			tb.Fatal(err)
-		}
-		rec.Release()
-	}
-	if err := w.Close(); err != nil {
-		tb.Fatal(err)
-	}
-	return buf.Bytes()
 }
 
 func observeJudge(tb testing.TB, format, rule string) *judge {

@@ -20,6 +20,7 @@ import (
 	"github.com/sluicehq/sluice/arrowrows/arrowfile"
 	"github.com/sluicehq/sluice/config"
 	"github.com/sluicehq/sluice/gate"
+	"github.com/sluicehq/sluice/internal/arrowtest"
 )
 
 // arrowSchema is the Arrow feed of these tests: a struct column, a
@@ -56,22 +57,6 @@ func arrowBatch(t *testing.T, rows string) arrow.RecordBatch {
 		t.Fatal(err)
 	}
 	return rec
-}
-
-// arrowValue is rows as an IPC stream: an Arrow feed's record value.
-func arrowValue(t *testing.T, rows string) []byte {
-	t.Helper()
-	var buf bytes.Buffer
-	w := ipc.NewWriter(&buf, ipc.WithSchema(arrowSchema))
-	rec := arrowBatch(t, rows)
-	defer rec.Release()
-	if err := w.Write(rec); err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes()
 }
 
 const arrowFeedYAML = `brokers: [%s]
@@ -117,7 +102,7 @@ func quarantinedArrow(t *testing.T) (cfgPath string, rows []string) {
 	for i := range 10 {
 		r := arrowRecordRows(i, i == 3)
 		rows = append(rows, r)
-		if err := cl.ProduceSync(context.Background(), &kgo.Record{Topic: "in", Key: []byte(fmt.Sprint(i)), Value: arrowValue(t, r)}).FirstErr(); err != nil {
+		if err := cl.ProduceSync(context.Background(), &kgo.Record{Topic: "in", Key: []byte(fmt.Sprint(i)), Value: arrowtest.Stream(t, arrowSchema, r)}).FirstErr(); err != nil {
 			t.Fatal(err)
 		}
 	}
