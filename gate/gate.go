@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -299,7 +300,6 @@ func (g *Gate) startSession() error {
 		kgo.ConsumeTopics(inputs...),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
-		kgo.RequireStableFetchOffsets(),
 		kgo.BlockRebalanceOnPoll(),
 		kgo.TransactionalID(g.txnID()),
 		kgo.TransactionTimeout(g.opts.TransactionTimeout),
@@ -355,9 +355,7 @@ const maxSessionRestarts = 5
 func (g *Gate) restartSession() error {
 	g.log.Warn("transactional session failed; starting a new one", "transactional_id", g.txnID())
 	for t, p := range g.parts {
-		p.abandon()
-		delete(g.parts, t)
-		g.met.partitionHalted.DeleteLabelValues(p.cfg.Name, itoa(p.id))
+		g.dropPartition(t, p)
 	}
 	g.sess.CloseAllowingRebalance()
 	g.mu.Lock()
@@ -384,7 +382,7 @@ func (g *Gate) stick(batches []*closed) {
 		}
 		p.stuck = true
 		g.sess.Client().PauseFetchPartitions(map[string][]int32{p.topic: {p.id}})
-		g.log.Error("partition stopped: a record is larger than its output or quarantine topic accepts; raise their max.message.bytes to at least the input's",
+		g.log.Error("partition stopped: a record is larger than its output or quarantine topic accepts; "+raiseMaxMessage,
 			"feed", p.cfg.Name, "partition", p.id, "batch", b.dec.Batch, "max_message_bytes", g.topics.maxMessage)
 	}
 }
@@ -409,10 +407,13 @@ func (g *Gate) unstick(ctx context.Context, now time.Time) bool {
 	if g.raiseMaxMessage(ctx) {
 		return true
 	}
-	g.noteTrouble(fmt.Sprintf("partitions %v stopped: a record is larger than max.message.bytes (%d) of the output or quarantine topic; raise their max.message.bytes to at least the input's",
+	g.noteTrouble(fmt.Sprintf("partitions %v stopped: a record is larger than max.message.bytes (%d) of the output or quarantine topic; "+raiseMaxMessage,
 		stuck, g.topics.maxMessage))
 	return false
 }
+
+// raiseMaxMessage is what to do about a record no topic of the gate takes.
+const raiseMaxMessage = "raise their max.message.bytes to at least the input's"
 
 func tooLarge(err error) bool {
 	return errors.Is(err, kerr.MessageTooLarge) || errors.Is(err, kerr.RecordListTooLarge)
@@ -422,7 +423,7 @@ func tooLarge(err error) bool {
 func explainAbort(err error) string {
 	if tooLarge(err) {
 		return err.Error() + " (a record is larger than the output or quarantine topic accepts: " +
-			"raise their max.message.bytes to at least the input's)"
+			raiseMaxMessage + ")"
 	}
 	return err.Error()
 }
@@ -559,22 +560,21 @@ func (g *Gate) loop(ctx context.Context) error {
 				if err := g.restartSession(); err != nil {
 					return err
 				}
-				pending, next = pending[:0], next[:0]
+				pending, next = release(pending), release(next)
 				continue
 			}
 			// This round's batches were judged on what did not commit.
-			g.rewind(append(pending, next...))
+			g.rewind(slices.Concat(pending, next))
 			g.stick(pending)
-			next = next[:0]
+			next = release(next)
 			backoff(ctx, aborts)
 		}
-		clear(pending) // written or rewound: keep none of it
-		pending, next = next, pending[:0]
+		pending, next = next, release(pending)
 		if g.unstick(ctx, now) {
 			if err := g.restartSession(); err != nil {
 				return err
 			}
-			pending = pending[:0]
+			pending = release(pending)
 			continue
 		}
 		g.updateHeld(pending)
@@ -590,10 +590,23 @@ func (g *Gate) owned(batches []*closed) []*closed {
 	for _, b := range batches {
 		if g.parts[tp{b.p.topic, b.p.id}] == b.p {
 			kept = append(kept, b)
+		} else {
+			b.held.reset()
 		}
 	}
 	clear(batches[len(kept):])
 	return kept
+}
+
+// release gives the held memory of batches that are written or dropped
+// (their transaction has ended) back for the next ones, and empties the
+// slice without keeping what it pointed to.
+func release(batches []*closed) []*closed {
+	for _, b := range batches {
+		b.held.reset()
+	}
+	clear(batches)
+	return batches[:0]
 }
 
 // backoff waits 50 ms after the first failure in a row, doubling to at
@@ -651,9 +664,7 @@ func (g *Gate) applyEvents(ctx context.Context) {
 	g.mu.Unlock()
 	for _, t := range ev.revoked {
 		if p := g.parts[t]; p != nil {
-			p.abandon()
-			delete(g.parts, t)
-			g.met.partitionHalted.DeleteLabelValues(p.cfg.Name, itoa(p.id))
+			g.dropPartition(t, p)
 		}
 	}
 	if len(ev.assigned) > 0 {
@@ -689,15 +700,22 @@ func (g *Gate) applyEvents(ctx context.Context) {
 			}
 		}
 	}
-	if len(ev.revoked)+len(ev.assigned) > 0 {
-		g.setMemoryLimit()
-	}
 	for _, r := range ev.resumes {
 		g.resume(r)
 	}
 	if ev.reload != nil {
 		g.applyReload(ev.reload)
 	}
+	if len(ev.revoked)+len(ev.assigned) > 0 || ev.reload != nil {
+		g.setMemoryLimit()
+	}
+}
+
+// dropPartition forgets a partition the gate no longer owns.
+func (g *Gate) dropPartition(t tp, p *partition) {
+	p.abandon()
+	delete(g.parts, t)
+	g.met.partitionHalted.DeleteLabelValues(p.cfg.Name, itoa(p.id))
 }
 
 func (g *Gate) newPartition(t tp) (*partition, error) {

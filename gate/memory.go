@@ -23,7 +23,7 @@ func (g *Gate) setMemoryLimit() {
 	}
 	var held int64
 	for _, p := range g.parts {
-		held += int64(p.cfg.Batch.MaxMemory)
+		held += int64(p.feed.cfg.Batch.MaxMemory) // the reloaded one, if any
 	}
 	// A quarter over the budget: batches being forwarded and the next
 	// poll's records overlap with what is held.

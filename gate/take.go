@@ -7,8 +7,6 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
-
-	"github.com/sluicehq/sluice/detectors"
 )
 
 // partWork is one partition's share of a poll.
@@ -94,11 +92,9 @@ func (p *partition) take(recs []*kgo.Record, now time.Time, out []*closed) []*cl
 		if p.halted || p.stuck || r.Offset < p.next {
 			continue
 		}
+		// A halting batch sets p.halted as it closes: nothing after it
+		// is read until resumed.
 		out = p.add(r, now, out)
-		if n := len(out); n > 0 && out[n-1].dec.Verdict == detectors.Halt && !p.cfg.Shadow {
-			// Nothing after a halting batch is read until resumed.
-			p.abandon()
-		}
 	}
 	p.countIn()
 	return out

@@ -315,7 +315,6 @@ func (g *Gate) committed(batches []*closed) {
 	for _, b := range batches {
 		p := b.p
 		p.committedState = b.state
-		b.held.reset() // written: the next batches reuse the memory
 		m := &p.feed.m
 		m.batches[b.dec.Verdict].Inc()
 		m.duration.Observe(now.Sub(b.arrived).Seconds())
