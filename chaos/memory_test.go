@@ -93,6 +93,9 @@ func TestMemoryBounded(t *testing.T) {
 			time.Sleep(200 * time.Millisecond)
 		}
 		peak := g.peakRSS()
+		if peak == 0 {
+			t.Fatalf("%s: no peak RSS: the gate exited before it was read; last lines:\n%s", name, g.tail(15))
+		}
 		if _, err := g.stop(20 * time.Second); err != nil {
 			t.Error(err)
 		}
@@ -131,7 +134,7 @@ func decided(admin string) int {
 	return n
 }
 
-// produceDistinct writes records ~300-byte JSON records round robin over
+// produceDistinct writes records ~290-byte JSON records round robin over
 // the partitions; each partition's keys cycle over distinct/parts emails
 // of its own.
 func produceDistinct(brokers []string, topic string, parts, records, distinct int) error {

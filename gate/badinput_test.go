@@ -126,7 +126,7 @@ func TestBadInput(t *testing.T) {
 			brokers := c.ListenAddrs()
 			kopts := []kgo.Opt{kgo.SeedBrokers(brokers...)}
 			if tc.inputMax > 0 {
-				createTopicWith(t, kopts, "in", map[string]*string{"max.message.bytes": kadm.StringPtr(fmt.Sprint(tc.inputMax))})
+				createTopicWith(t, kopts, "in", 1, map[string]*string{"max.message.bytes": kadm.StringPtr(fmt.Sprint(tc.inputMax))})
 			}
 			if tc.inputMax > 0 || len(tc.broker) > 0 {
 				kopts = append(kopts, kgo.ProducerBatchMaxBytes(int32(max(tc.producerMax, 4<<20)))) // the large records' producer
@@ -229,14 +229,14 @@ func noise(n int) string {
 	return base64.StdEncoding.EncodeToString(b)[:n]
 }
 
-func createTopicWith(t *testing.T, kopts []kgo.Opt, topic string, configs map[string]*string) {
+func createTopicWith(t *testing.T, kopts []kgo.Opt, topic string, parts int32, configs map[string]*string) {
 	t.Helper()
 	cl, err := kgo.NewClient(kopts...)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer cl.Close()
-	resp, err := kadm.NewClient(cl).CreateTopic(context.Background(), 1, -1, configs, topic)
+	resp, err := kadm.NewClient(cl).CreateTopic(context.Background(), parts, -1, configs, topic)
 	if err == nil {
 		err = resp.Err
 	}
@@ -262,12 +262,8 @@ func TestOutputSmallerThanInput(t *testing.T) {
 	defer cl.Close()
 	adm := kadm.NewClient(cl)
 	ctx := context.Background()
-	if _, err := adm.CreateTopic(ctx, 2, -1, map[string]*string{"max.message.bytes": kadm.StringPtr(fmt.Sprint(4 << 20))}, "in"); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := adm.CreateTopic(ctx, 2, -1, nil, "out"); err != nil { // the broker's default, 1 MiB
-		t.Fatal(err)
-	}
+	createTopicWith(t, kopts, "in", 2, map[string]*string{"max.message.bytes": kadm.StringPtr(fmt.Sprint(4 << 20))})
+	createTopicWith(t, kopts, "out", 2, nil) // the broker's default, 1 MiB
 	var in []*kgo.Record
 	for i := 0; i < 30; i++ {
 		r := goodRec(i)
