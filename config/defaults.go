@@ -115,6 +115,16 @@ func (d *Detector) setDefaults(c *Config, path string) {
 }
 
 // DecisionsTopic is where decision records go: "<group>.decisions".
+// Feed is the feed named name, or nil.
+func (c *Config) Feed(name string) *Feed {
+	for i := range c.Feeds {
+		if c.Feeds[i].Name == name {
+			return &c.Feeds[i]
+		}
+	}
+	return nil
+}
+
 func (c *Config) DecisionsTopic() string { return c.Group + ".decisions" }
 
 // StateTopic is where detector state goes: "<group>.state".

@@ -217,11 +217,7 @@ func ReadIndex(ctx context.Context, cfg *config.Config, kafkaOpts ...kgo.Opt) (*
 // Resume asks whichever gate owns a halted partition to go on past the
 // batch that halted it. It returns that batch.
 func Resume(ctx context.Context, cfg *config.Config, feed string, part int32, by string, kafkaOpts ...kgo.Opt) (string, error) {
-	found := false
-	for i := range cfg.Feeds {
-		found = found || cfg.Feeds[i].Name == feed
-	}
-	if !found {
+	if cfg.Feed(feed) == nil {
 		return "", fmt.Errorf("no feed %q in the config", feed)
 	}
 	ix, err := ReadIndex(ctx, cfg, kafkaOpts...)
@@ -274,7 +270,7 @@ func lookupTopics(ctx context.Context, cfg *config.Config, opts []kgo.Opt) (*top
 		return nil, fmt.Errorf("cannot create client: %w", err)
 	}
 	defer cl.Close()
-	ti := &topicInfo{decisions: cfg.Group + ".decisions", state: cfg.Group + ".state"}
+	ti := &topicInfo{decisions: cfg.DecisionsTopic(), state: cfg.StateTopic()}
 	tds, err := kadm.NewClient(cl).ListTopics(ctx, ti.decisions, ti.state)
 	if err != nil {
 		return nil, fmt.Errorf("cannot list topics: %w", err)

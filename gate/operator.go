@@ -114,12 +114,7 @@ func feedOf(cfg *config.Config, id string) *config.Feed {
 	if err != nil {
 		return nil
 	}
-	for i := range cfg.Feeds {
-		if cfg.Feeds[i].Name == name {
-			return &cfg.Feeds[i]
-		}
-	}
-	return nil
+	return cfg.Feed(name)
 }
 
 // originalHeaders drops the headers the gate added when it quarantined a

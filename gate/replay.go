@@ -38,12 +38,7 @@ func Replay(cfg *config.Config, feedName string, partition int32, src RecordSour
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	var feed *config.Feed
-	for i := range cfg.Feeds {
-		if cfg.Feeds[i].Name == feedName {
-			feed = &cfg.Feeds[i]
-		}
-	}
+	feed := cfg.Feed(feedName)
 	if feed == nil {
 		return fmt.Errorf("no feed %q in the config", feedName)
 	}

@@ -40,7 +40,7 @@ func (g *Gate) ensureTopics(ctx context.Context) (*topicInfo, error) {
 	defer cl.Close()
 	adm := kadm.NewClient(cl)
 	create := g.cfg.CreateTopics == nil || *g.cfg.CreateTopics
-	ti := &topicInfo{decisions: g.cfg.Group + ".decisions", state: g.cfg.Group + ".state"}
+	ti := &topicInfo{decisions: g.cfg.DecisionsTopic(), state: g.cfg.StateTopic()}
 
 	compact := map[string]*string{"cleanup.policy": kadm.StringPtr("compact")}
 	for _, t := range []string{ti.decisions, ti.state} {

@@ -79,11 +79,7 @@ func New(cfg *config.Config, feed string) *Report {
 	r := &Report{feedName: feed, byKey: map[seriesKey]*series{}}
 	if cfg != nil {
 		r.file = cfg.File
-		for i := range cfg.Feeds {
-			if cfg.Feeds[i].Name == feed {
-				r.feed = &cfg.Feeds[i]
-			}
-		}
+		r.feed = cfg.Feed(feed)
 	}
 	return r
 }

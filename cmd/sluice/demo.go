@@ -276,7 +276,7 @@ func freeOr(addr string) string {
 
 // watchDecisions follows the decisions topic, as any downstream tool could.
 func watchDecisions(ctx context.Context, cfg *config.Config, out chan<- *gate.Decision) {
-	cl, err := kgo.NewClient(kgo.SeedBrokers(cfg.Brokers...), kgo.ConsumeTopics(cfg.Group+".decisions"),
+	cl, err := kgo.NewClient(kgo.SeedBrokers(cfg.Brokers...), kgo.ConsumeTopics(cfg.DecisionsTopic()),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchIsolationLevel(kgo.ReadCommitted()))
 	if err != nil {
 		return
@@ -348,6 +348,6 @@ func printSummary(w io.Writer, s *demoSummary, cfg *config.Config) {
 	fmt.Fprintf(w, "  - run it yourself: sluice run -c examples/demo.yaml (it starts the embedded broker on 127.0.0.1:9092),\n")
 	fmt.Fprintf(w, "    then: sluice simulate --brokers 127.0.0.1:9092 --topic %s --partitions 3 --incident wrong@8\n", cfg.Feeds[0].Input)
 	fmt.Fprintf(w, "  - metrics: curl http://%s/metrics | grep ^sluice_   (while a gate runs)\n", cfg.Admin.Listen)
-	fmt.Fprintf(w, "  - decisions: the compacted topic %s.decisions holds one JSON record per batch\n", cfg.Group)
+	fmt.Fprintf(w, "  - decisions: the compacted topic %s holds one JSON record per batch\n", cfg.DecisionsTopic())
 	fmt.Fprintln(w, "  - the README: every detector, setting, command and metric")
 }

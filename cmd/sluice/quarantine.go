@@ -200,29 +200,14 @@ func quarantineShow(ctx context.Context, cfg *config.Config, w io.Writer, id str
 		return err
 	}
 	fmt.Fprintf(w, "sample (%d of %d records, from %s)\n", len(recs), d.Records, d.Quarantine.Topic)
-	redact := feedRedacts(cfg, d.Feed)
+	redact, key := true, ""
+	if f := cfg.Feed(d.Feed); f != nil {
+		redact, key = f.RedactKeysOrDefault(), f.Key
+	}
 	for _, r := range recs {
-		fmt.Fprintf(w, "  %d  %s\n", r.Offset, gate.RecordPreview(r.Value, keyField(cfg, d.Feed), redact, 300))
+		fmt.Fprintf(w, "  %d  %s\n", r.Offset, gate.RecordPreview(r.Value, key, redact, 300))
 	}
 	return nil
-}
-
-func feedRedacts(cfg *config.Config, feed string) bool {
-	for _, f := range cfg.Feeds {
-		if f.Name == feed {
-			return f.RedactKeysOrDefault()
-		}
-	}
-	return true
-}
-
-func keyField(cfg *config.Config, feed string) string {
-	for _, f := range cfg.Feeds {
-		if f.Name == feed {
-			return f.Key
-		}
-	}
-	return ""
 }
 
 // exported is one record of an export, as a JSON line.
@@ -295,7 +280,7 @@ func writeArrow(w io.Writer, cfg *config.Config, d *gate.Decision, recs []*kgo.R
 		}
 		ars[i] = a
 	}
-	if f := feedConfig(cfg, d.Feed); f != nil && f.Format == "arrow" {
+	if f := cfg.Feed(d.Feed); f != nil && f.Format == "arrow" {
 		err := arrowfile.WriteRows(w, ars, meta)
 		if err == nil {
 			return fmt.Sprintf("records (%d rows, in the feed's schema)", d.Records), nil
@@ -308,15 +293,6 @@ func writeArrow(w io.Writer, cfg *config.Config, d *gate.Decision, recs []*kgo.R
 		meta["sluice.rows_error"] = err.Error()
 	}
 	return "records (a row each)", arrowfile.WriteRecords(w, ars, meta)
-}
-
-func feedConfig(cfg *config.Config, name string) *config.Feed {
-	for i := range cfg.Feeds {
-		if cfg.Feeds[i].Name == name {
-			return &cfg.Feeds[i]
-		}
-	}
-	return nil
 }
 
 // writeJSONL writes one JSON object a record: a value that is JSON stays

@@ -78,10 +78,8 @@ func cmdReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		*inputFormat = "arrow"
 	}
 	if *inputFormat == "arrow" {
-		for _, f := range cfg.Feeds {
-			if f.Name == name && f.Format != "arrow" {
-				return fmt.Errorf("feed %s has format %s: an Arrow input needs a feed with format: arrow", name, f.Format)
-			}
+		if f := cfg.Feed(name); f != nil && f.Format != "arrow" {
+			return fmt.Errorf("feed %s has format %s: an Arrow input needs a feed with format: arrow", name, f.Format)
 		}
 	}
 	var rep *replayReport

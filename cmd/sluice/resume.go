@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
 	"strconv"
 
 	"github.com/sluicehq/sluice/gate"
@@ -34,11 +33,7 @@ func cmdResume(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if len(cfg.Brokers) == 0 {
 		return fmt.Errorf("%s configures no brokers: point 'brokers' at the cluster the gate runs on", *path)
 	}
-	who := os.Getenv("USER")
-	if who == "" {
-		who = "cli"
-	}
-	batch, err := gate.Resume(ctx, cfg, fs.Arg(0), int32(p), who)
+	batch, err := gate.Resume(ctx, cfg, fs.Arg(0), int32(p), operator())
 	if err != nil {
 		return err
 	}
