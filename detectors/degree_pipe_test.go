@@ -46,7 +46,7 @@ func (p *pipe) observe(key, value []byte) {
 	if err := p.plan.Extract(value, p.vals); err != nil {
 		return // an undecodable record: the gate's business, not theirs
 	}
-	p.rec.Key, p.rec.KeyHash, p.rec.Bytes = key, xxhash.Sum64(key), len(value)
+	p.rec.Key, p.rec.KeyHash = key, xxhash.Sum64(key)
 	for _, d := range p.ds {
 		d.Observe(&p.rec)
 	}
@@ -59,7 +59,7 @@ func (p *pipe) observeField(key []byte, i int, value []byte) {
 		p.vals[j] = fields.Value{}
 	}
 	p.vals[i] = fields.Value{Kind: fields.String, Raw: value}
-	p.rec.Key, p.rec.KeyHash, p.rec.Bytes = key, xxhash.Sum64(key), len(value)
+	p.rec.Key, p.rec.KeyHash = key, xxhash.Sum64(key)
 	for _, d := range p.ds {
 		d.Observe(&p.rec)
 	}

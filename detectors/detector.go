@@ -19,8 +19,6 @@ type Record struct {
 	// Values holds one value per field registered with the Binder, at the
 	// index Binder.Field returned.
 	Values []fields.Value
-	// Bytes is the size of the record's value.
-	Bytes int
 }
 
 // Batch describes a closed batch to Judge.

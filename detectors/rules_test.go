@@ -42,7 +42,7 @@ func (f *rulesFeed) observe(key, doc string) {
 	if err := f.plan.Extract([]byte(doc), f.vals); err != nil {
 		f.t.Fatalf("%s: %v", doc, err)
 	}
-	f.rec.Key, f.rec.KeyHash, f.rec.Bytes = []byte(key), fnv64(key), len(doc)
+	f.rec.Key, f.rec.KeyHash = []byte(key), fnv64(key)
 	f.d.Observe(&f.rec)
 }
 

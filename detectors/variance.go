@@ -47,7 +47,6 @@ func init() { register("variance", newVariance) }
 // baseline.
 type Variance struct {
 	name       string
-	env        *Env
 	metrics    []varMetric
 	fields     []varField
 	method     int
@@ -127,7 +126,7 @@ func newVariance(cfg config.Detector, env *Env) (Detector, error) {
 	fail := func(format string, args ...any) (Detector, error) {
 		return nil, fmt.Errorf("cannot build variance detector %q: %s", cfg.Name, fmt.Sprintf(format, args...))
 	}
-	d := &Variance{name: cfg.Name, env: env, maxZ: cfg.MaxZ, maxChange: cfg.MaxChange, shadow: cfg.Shadow}
+	d := &Variance{name: cfg.Name, maxZ: cfg.MaxZ, maxChange: cfg.MaxChange, shadow: cfg.Shadow}
 	var err error
 	if d.onFail, err = verdictOr(cfg.OnFail, config.DefaultOnFail); err != nil || d.onFail == Pass {
 		return fail("on_fail %q is not warn, quarantine or halt", cfg.OnFail)

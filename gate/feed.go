@@ -23,9 +23,7 @@ type judge struct {
 	dets   []detectors.Detector
 	vals   []fields.Value
 	rec    detectors.Record
-	// The record being observed, for observeRow.
-	key  []byte
-	size int
+	key    []byte // the record being observed, for observeRow
 }
 
 // newJudge builds a feed's detectors and field plan; env.Dir resolves relative
@@ -81,7 +79,7 @@ func (g *Gate) env(f *config.Feed) *detectors.Env {
 func (j *judge) observe(key, value []byte) (rows int, ok bool) {
 	switch {
 	case j.rows != nil:
-		j.key, j.size = key, len(value)
+		j.key = key
 		n, err := j.rows.Decode(value, j.vals, j.onRow)
 		return n, err == nil
 	case j.plan != nil:
@@ -89,7 +87,7 @@ func (j *judge) observe(key, value []byte) (rows int, ok bool) {
 			return 0, false
 		}
 	}
-	j.key, j.size = key, len(value)
+	j.key = key
 	j.observeRow()
 	return 1, true
 }
@@ -107,7 +105,6 @@ func (j *judge) observeRow() {
 	}
 	j.rec.Key = k
 	j.rec.KeyHash = xxhash.Sum64(k)
-	j.rec.Bytes = j.size
 	for _, d := range j.dets {
 		d.Observe(&j.rec)
 	}

@@ -54,7 +54,6 @@ func (h *harness) observe(value []byte) {
 	}
 	h.rec.Key = h.vals[h.keyIdx].Raw
 	h.rec.KeyHash = xxhash.Sum64(h.rec.Key)
-	h.rec.Bytes = len(value)
 	h.det.Observe(&h.rec)
 	h.n++
 }
