@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 )
@@ -74,5 +75,16 @@ func TestHeldAddAllocatesNothing(t *testing.T) {
 	fill()
 	if n := testing.AllocsPerRun(20, fill); n != 0 {
 		t.Errorf("holding 1,000 records allocates %v times", n)
+	}
+}
+
+// TestHeldRecordCost: the README says what max_memory counts per held
+// record beyond its bytes; on 64-bit platforms it is this.
+func TestHeldRecordCost(t *testing.T) {
+	if unsafe.Sizeof(uintptr(0)) == 8 && heldRecordCost != 88 {
+		t.Errorf("a held record costs %d bytes beyond its own; the README says 88", heldRecordCost)
+	}
+	if n := unsafe.Sizeof(kgo.RecordHeader{}); unsafe.Sizeof(uintptr(0)) == 8 && n != 40 {
+		t.Errorf("a held header costs %d bytes beyond its own; the README says 40", n)
 	}
 }
