@@ -1,7 +1,7 @@
 // Package chaos holds Sluice's tests with the real binary as processes:
 // the memory test (memory_test.go: peak RSS of one gate beside a
-// dev-broker), and the fleet crash test. One `sluice dev-broker` (with a data directory) and several
-// `sluice run` replicas in one consumer group take a vendor feed with
+// dev-broker), and the fleet crash test. In the latter, one `sluice
+// dev-broker` (with a data directory) and several `sluice run` replicas in one consumer group take a vendor feed with
 // planted bad deliveries while the test SIGKILLs and restarts replicas.
 // Afterwards the output and quarantine topics, read read_committed, must
 // hold every input record exactly once and in partition order, the
