@@ -39,7 +39,9 @@ type Options struct {
 	// InstanceID makes the transactional id unique; default
 	// host-pid-random.
 	InstanceID string
-	// PollRecords caps the records taken per poll; default 10000.
+	// PollRecords caps the records taken per poll; default (0): all that
+	// the client has fetched (at most fetchMaxBytes a broker), so the
+	// next fetch is on its way while these are observed.
 	PollRecords int
 	// TransactionTimeout bounds how long a transaction left open by a
 	// crashed gate blocks its partitions; default 30s.
@@ -135,9 +137,6 @@ func New(cfg *config.Config, opts Options) (*Gate, error) {
 	}
 	if opts.TransactionTimeout <= 0 {
 		opts.TransactionTimeout = 30 * time.Second
-	}
-	if opts.PollRecords <= 0 {
-		opts.PollRecords = 10000
 	}
 	if opts.troubleWindow <= 0 {
 		opts.troubleWindow = troubleWindow
@@ -484,13 +483,18 @@ func (g *Gate) loop(ctx context.Context) error {
 			t         *txn
 			commitErr error
 			sending   sync.WaitGroup
+			sent      chan struct{}
 		)
 		if len(pending) > 0 {
 			if t, commitErr = g.begin(pending); commitErr == nil {
-				sending.Go(func() { g.send(ctx, t) })
+				sent = make(chan struct{})
+				sending.Go(func() {
+					defer close(sent)
+					g.send(ctx, t)
+				})
 			}
 		}
-		pctx, cancel := g.pollContext(ctx, len(pending) > 0)
+		pctx, cancel := g.pollContext(ctx, sent)
 		fetches := g.sess.PollRecords(pctx, g.opts.PollRecords)
 		cancel()
 		now := time.Now()
@@ -637,13 +641,11 @@ func (g *Gate) updateHeld(pending []*closed) {
 }
 
 // pollContext bounds a poll so that max_wait deadlines and events are
-// served on time; with batches waiting to commit (hurry), it takes only
-// what is already fetched.
-func (g *Gate) pollContext(ctx context.Context, hurry bool) (context.Context, context.CancelFunc) {
+// served on time. With a transaction being sent, the poll also ends when
+// its records are written (sent closes): then nothing is left to overlap
+// the transaction's end with but what has been fetched meanwhile.
+func (g *Gate) pollContext(ctx context.Context, sent <-chan struct{}) (context.Context, context.CancelFunc) {
 	wait := time.Second
-	if hurry {
-		wait = time.Millisecond
-	}
 	now := time.Now()
 	for _, p := range g.parts {
 		if p.open && !p.halted {
@@ -652,7 +654,17 @@ func (g *Gate) pollContext(ctx context.Context, hurry bool) (context.Context, co
 			}
 		}
 	}
-	return context.WithTimeout(ctx, wait)
+	pctx, cancel := context.WithTimeout(ctx, wait)
+	if sent != nil {
+		go func() {
+			select {
+			case <-sent:
+				cancel()
+			case <-pctx.Done():
+			}
+		}()
+	}
+	return pctx, cancel
 }
 
 // applyEvents handles revokes, assignments and resume requests, between

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -63,9 +64,8 @@ var errCrash = errors.New("crash")
 // Sending and ending read nothing of the batches' partitions that take
 // may change meanwhile.
 type txn struct {
-	batches  []*closed
-	offsets  map[string]map[int32]int64
-	diverted bool
+	batches []*closed
+	offsets map[string]map[int32]int64
 
 	mu  sync.Mutex
 	err error // the first produce error
@@ -89,14 +89,18 @@ func (g *Gate) begin(batches []*closed) (*txn, error) {
 	return &txn{batches: batches, offsets: map[string]map[int32]int64{}}, nil
 }
 
-// send produces the batches' records; it does not wait for them.
+// send produces the batches' records and waits until they are written.
 func (g *Gate) send(ctx context.Context, t *txn) {
+	defer func() {
+		if err := g.sess.Client().Flush(ctx); err != nil {
+			t.promise(nil, err)
+		}
+	}()
 	for _, b := range t.batches {
 		if err := g.produceRecords(ctx, b, t.promise); err != nil {
 			t.promise(nil, err)
 			break
 		}
-		t.diverted = t.diverted || b.span != nil
 		if t.offsets[b.p.topic] == nil {
 			t.offsets[b.p.topic] = map[int32]int64{}
 		}
@@ -108,14 +112,9 @@ func (g *Gate) send(ctx context.Context, t *txn) {
 // ends the transaction: a commit, or an abort if anything failed.
 func (g *Gate) end(ctx context.Context, t *txn) error {
 	batches, offsets, promise := t.batches, t.offsets, t.promise
-	// A diverted batch's decision says where its records sit in the
-	// quarantine topic, so release and export read just that range: wait
-	// for their offsets before writing the decisions.
-	if t.diverted {
-		if err := g.sess.Client().Flush(ctx); err != nil {
-			promise(nil, err)
-		}
-	}
+	// The records are written (send flushed): a diverted batch's decision
+	// can say where its records sit in the quarantine topic, so release
+	// and export read just that range.
 	for _, b := range batches {
 		if b.span != nil {
 			b.dec.Quarantine = b.span.location(b.cfg.Quarantine, b.p.id)
@@ -206,43 +205,31 @@ func (g *Gate) produceRecords(ctx context.Context, b *closed, promise func(*kgo.
 			{Key: HeaderReasons, Value: []byte(b.dec.Reasons())},
 		}
 	}
-	// The held records' output records come from one slab, not one
-	// allocation each; re-read records take their own. A diverted
-	// record's headers come from slabs too.
-	slab := make([]kgo.Record, b.held.len())
-	var hdrs []kgo.RecordHeader
-	send := func(r *kgo.Record) {
-		if drop := b.drop; len(drop) > 0 && drop[0] == r.Offset {
+	produce := func(out *kgo.Record) {
+		if drop := b.drop; len(drop) > 0 && drop[0] == out.Offset {
 			b.drop = drop[1:]
 			return
 		}
-		var out *kgo.Record
-		if len(slab) > 0 {
-			out, slab = &slab[0], slab[1:]
-		} else {
-			out = new(kgo.Record)
-		}
 		// Key, value, headers and timestamp stay byte-identical.
-		*out = kgo.Record{Topic: target, Partition: p.id, Key: r.Key, Value: r.Value, Headers: r.Headers, Timestamp: r.Timestamp}
-		if extra != nil {
-			n := len(r.Headers) + len(extra)
-			if cap(hdrs)-len(hdrs) < n {
-				hdrs = make([]kgo.RecordHeader, 0, max(n, 1024))
-			}
-			h := append(append(hdrs[len(hdrs):len(hdrs):len(hdrs)+n], r.Headers...), extra...)
-			hdrs = hdrs[:len(hdrs)+n]
-			out.Headers = h
-		}
+		out.Topic, out.Partition, out.Offset = target, p.id, 0
 		g.sess.Produce(ctx, out, promise)
 	}
-	b.held.each(send)
-	slab = nil
+	// The held records come as records for the client from held's own
+	// slabs; a re-read record takes one of its own.
+	b.held.each(extra, produce)
+	fromInput := func(r *kgo.Record) {
+		out := &kgo.Record{Key: r.Key, Value: r.Value, Headers: r.Headers, Offset: r.Offset, Timestamp: r.Timestamp}
+		if extra != nil {
+			out.Headers = append(slices.Clip(r.Headers), extra...)
+		}
+		produce(out)
+	}
 	if b.spilled {
 		from := b.dec.FirstOffset
 		if b.held.len() > 0 {
 			from = b.held.lastOffset() + 1
 		}
-		if err := g.reread(ctx, p.topic, p.id, from, b.dec.LastOffset, send); err != nil {
+		if err := g.reread(ctx, p.topic, p.id, from, b.dec.LastOffset, fromInput); err != nil {
 			return err
 		}
 	}
@@ -332,7 +319,7 @@ func (g *Gate) committed(batches []*closed) {
 			g.log.Warn("partition halted", "feed", p.cfg.Name, "partition", p.id, "batch", b.dec.Batch, "reasons", b.dec.Reasons())
 		}
 		if b.dec.Verdict != detectors.Pass {
-			g.log.Info("batch diverted or flagged", "batch", b.dec.Batch, "verdict", b.dec.Verdict.String(), "state", b.dec.State, "records", b.dec.Records)
+			g.log.Info("batch diverted or flagged", "batch", b.dec.Batch, "reasons", b.dec.Reasons(), "verdict", b.dec.Verdict.String(), "state", b.dec.State, "records", b.dec.Records)
 		}
 	}
 }
