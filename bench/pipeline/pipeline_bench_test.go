@@ -19,6 +19,7 @@ func BenchmarkPipeline(b *testing.B) {
 		b.ReportMetric(r.Gate[0].RecordsPerSec, "gate-records/s")
 		b.ReportMetric(r.Passthrough[0].RecordsPerSec, "pass-records/s")
 		b.ReportMetric(r.Ratio, "ratio")
+		b.ReportMetric(r.RatioPerPoll, "ratio-per-poll")
 		b.ReportMetric(float64(r.LatencyP99.Milliseconds()), "p99-ms")
 	}
 }

@@ -20,16 +20,18 @@ const (
 func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("bench", "bench [flags]",
 		"Measures what the gate costs over a bare Kafka pipe, in one run on the embedded broker\n"+
-			"and over the same backlog: (a) a franz-go transactional consume-produce passthrough and\n"+
-			"(b) the gate with the demo config, alternating a, b, a, b. Prints records/s, MB/s, the\n"+
-			"ratio b/a, CPU per record, and the latency a record gains.", stderr)
+			"and over the same backlog: (a) a franz-go transactional consume-produce passthrough\n"+
+			"committing --batch records a transaction, (a') the same committing each poll, and (b)\n"+
+			"the gate with the demo config and batches of --batch records, in rounds of a, a', b.\n"+
+			"Prints records/s, MB/s, the ratios, CPU per record, and the latency a record gains.", stderr)
 	var o pipeline.Options
-	fs.IntVar(&o.Records, "records", 500_000, "backlog records")
+	fs.IntVar(&o.Records, "records", 1_000_000, "backlog records (rounded up to whole batches in every partition)")
 	fs.IntVar(&o.Partitions, "partitions", 4, "partitions")
 	fs.IntVar(&o.Batch, "batch", 10_000, "records per transaction and max_records")
-	fs.IntVar(&o.Rounds, "rounds", 2, "a,b pairs")
+	fs.IntVar(&o.Rounds, "rounds", 3, "rounds of a, a', b")
 	fs.IntVar(&o.LatencyRate, "latency-rate", 20_000, "records/s produced in the latency phase")
 	fs.DurationVar(&o.LatencyFor, "latency-for", 10*time.Second, "length of the latency phase")
+	fs.StringVar(&o.ProfileDir, "profile-dir", "", "write CPU profiles of the last round here (passthrough.pprof, gate.pprof)")
 	readme := fs.String("readme", "", "write the table into this README between the sluice bench markers")
 	if err := fs.Parse(args); err != nil {
 		return err
