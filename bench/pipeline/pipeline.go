@@ -44,7 +44,7 @@ type Options struct {
 	LatencyFor  time.Duration
 	Progress    io.Writer // nil for quiet
 	// ProfileDir, when set, receives CPU profiles of the last round:
-	// passthrough.pprof and gate.pprof.
+	// passthrough.pprof, passthrough-per-poll.pprof and gate.pprof.
 	ProfileDir string
 }
 
@@ -153,7 +153,11 @@ func Measure(ctx context.Context, o Options) (*Result, error) {
 		a.finish()
 		res.Passthrough = append(res.Passthrough, a)
 		o.logf("a %d: passthrough %.0f records/s\n", round, a.RecordsPerSec)
+		if stop, err = o.profile(round, "passthrough-per-poll"); err != nil {
+			return nil, err
+		}
 		a2, err := passthrough(ctx, brokers, o, round, true)
+		stop()
 		if err != nil {
 			return nil, fmt.Errorf("passthrough per poll: %w", err)
 		}
@@ -295,9 +299,10 @@ func outTopic(name string, round int) string {
 
 // passthrough is (a): consume the backlog in a group and produce every
 // record unchanged, Batch records per transaction, read_committed. With
-// perPoll it is (a′): a transaction carries all that one poll returned,
-// as many as the client had fetched, the way franz-go's own examples
-// loop; the gate too commits every batch that closed in a round at once.
+// perPoll it is (a′): each poll takes all that the client has fetched, the
+// way franz-go's own examples loop, and a transaction ends after the poll
+// that brings it to Batch records (most often the first); the gate too
+// commits every batch that closed in a round at once.
 func passthrough(ctx context.Context, brokers []string, o Options, round int, perPoll bool) (Run, error) {
 	name := "passthrough"
 	if perPoll {

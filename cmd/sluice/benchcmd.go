@@ -31,7 +31,7 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.IntVar(&o.Rounds, "rounds", 3, "rounds of a, a', b")
 	fs.IntVar(&o.LatencyRate, "latency-rate", 20_000, "records/s produced in the latency phase")
 	fs.DurationVar(&o.LatencyFor, "latency-for", 10*time.Second, "length of the latency phase")
-	fs.StringVar(&o.ProfileDir, "profile-dir", "", "write CPU profiles of the last round here (passthrough.pprof, gate.pprof)")
+	fs.StringVar(&o.ProfileDir, "profile-dir", "", "write CPU profiles of the last round here (passthrough.pprof, passthrough-per-poll.pprof, gate.pprof)")
 	readme := fs.String("readme", "", "write the table into this README between the sluice bench markers")
 	if err := fs.Parse(args); err != nil {
 		return err
