@@ -106,11 +106,14 @@ func (p *partition) add(r *kgo.Record, now time.Time, out []*closed) []*closed {
 	}
 	p.last = r.Offset
 	p.bytes += int64(len(r.Value))
-	if c := heldCost(r); !p.spilled && p.heldBytes+c <= int64(b.MaxMemory) {
-		p.held.add(r)
-		p.heldBytes += c
-	} else {
-		p.spilled = true
+	// Once a record did not fit, the rest of the batch is re-read too.
+	if !p.spilled {
+		if c := heldCost(r); p.heldBytes+c <= int64(b.MaxMemory) {
+			p.held.add(r)
+			p.heldBytes += c
+		} else {
+			p.spilled = true
+		}
 	}
 	rows, ok := p.j.observe(r.Key, r.Value)
 	// Counts are rows: one per JSON or raw record, many per Arrow record;
