@@ -478,23 +478,24 @@ func (g *Gate) loop(ctx context.Context) error {
 		}
 		g.applyEvents(ctx)
 		pending = g.owned(pending)
-		// The last round's batches are sent while this round polls.
+		// The last round's batches are sent while this round polls. The
+		// poll also ends when their records are written: then nothing is
+		// left to overlap the transaction's end with but what has been
+		// fetched meanwhile.
 		var (
 			t         *txn
 			commitErr error
 			sending   sync.WaitGroup
-			sent      chan struct{}
 		)
+		pctx, cancel := g.pollContext(ctx)
 		if len(pending) > 0 {
 			if t, commitErr = g.begin(pending); commitErr == nil {
-				sent = make(chan struct{})
 				sending.Go(func() {
-					defer close(sent)
 					g.send(ctx, t)
+					cancel()
 				})
 			}
 		}
-		pctx, cancel := g.pollContext(ctx, sent)
 		fetches := g.sess.PollRecords(pctx, g.opts.PollRecords)
 		cancel()
 		now := time.Now()
@@ -641,10 +642,8 @@ func (g *Gate) updateHeld(pending []*closed) {
 }
 
 // pollContext bounds a poll so that max_wait deadlines and events are
-// served on time. With a transaction being sent, the poll also ends when
-// its records are written (sent closes): then nothing is left to overlap
-// the transaction's end with but what has been fetched meanwhile.
-func (g *Gate) pollContext(ctx context.Context, sent <-chan struct{}) (context.Context, context.CancelFunc) {
+// served on time.
+func (g *Gate) pollContext(ctx context.Context) (context.Context, context.CancelFunc) {
 	wait := time.Second
 	now := time.Now()
 	for _, p := range g.parts {
@@ -654,17 +653,7 @@ func (g *Gate) pollContext(ctx context.Context, sent <-chan struct{}) (context.C
 			}
 		}
 	}
-	pctx, cancel := context.WithTimeout(ctx, wait)
-	if sent != nil {
-		go func() {
-			select {
-			case <-sent:
-				cancel()
-			case <-pctx.Done():
-			}
-		}()
-	}
-	return pctx, cancel
+	return context.WithTimeout(ctx, wait)
 }
 
 // applyEvents handles revokes, assignments and resume requests, between
