@@ -292,10 +292,13 @@ func backlog(ctx context.Context, brokers []string, sim *bench.Sim, o Options) (
 	return bytes, nil
 }
 
-// outTopic is the topic a contender writes in a round.
-func outTopic(name string, round int) string {
-	return fmt.Sprintf("bench.%s.%d", strings.ReplaceAll(name, " ", "-"), round)
+// runID names a contender's round: its group and transactional id, and
+// (as bench.<runID>) the topic it writes.
+func runID(name string, round int) string {
+	return fmt.Sprintf("%s-%d", strings.ReplaceAll(name, " ", "-"), round)
 }
+
+func outTopic(name string, round int) string { return "bench." + runID(name, round) }
 
 // passthrough is (a): consume the backlog in a group and produce every
 // record unchanged, Batch records per transaction, read_committed. With
@@ -308,7 +311,7 @@ func passthrough(ctx context.Context, brokers []string, o Options, round int, pe
 	if perPoll {
 		name = "passthrough per poll"
 	}
-	id, out := fmt.Sprintf("%s-%d", name, round), outTopic(name, round)
+	id, out := runID(name, round), outTopic(name, round)
 	start, cpu0 := time.Now(), cpuTime()
 	sess, err := kgo.NewGroupTransactSession(kgo.SeedBrokers(brokers...),
 		kgo.ConsumerGroup(id), kgo.ConsumeTopics("bench.in"),
@@ -374,7 +377,7 @@ func gateConfig(brokers []string, dir, group, input, output string, batch int, w
 
 // runGate is (b): the gate over the same backlog.
 func runGate(ctx context.Context, brokers []string, dir string, o Options, round int) (Run, error) {
-	cfg, err := gateConfig(brokers, dir, fmt.Sprintf("gate-%d", round), "bench.in", outTopic("gate", round), o.Batch, time.Second)
+	cfg, err := gateConfig(brokers, dir, runID("gate", round), "bench.in", outTopic("gate", round), o.Batch, time.Second)
 	if err != nil {
 		return Run{}, err
 	}
