@@ -132,3 +132,114 @@ DATA backslash<>+0(SB)/1, $0x5c
 GLOBL backslash<>(SB), RODATA|NOPTR, $1
 DATA lastctrl<>+0(SB)/1, $0x1f
 GLOBL lastctrl<>(SB), RODATA|NOPTR, $1
+
+// func stage1AVX512(doc *byte, n int, ends *uint16) (count int)
+//
+// stage1AVX2 with 64-byte registers and mask registers, and the closing
+// quotes' positions written without a loop: VPCOMPRESSB packs the
+// indexes of the closing quotes (from iota) to the low bytes, which are
+// widened to words, offset by the block's position and stored, 32 words
+// whatever the count; DI advances by the count. A block has at most 32
+// closing quotes, and lim leaves room for 32. Registers as in
+// stage1AVX2; Z10 holds the block's offset in every word.
+TEXT ·stage1AVX512(SB), NOSPLIT, $8-32
+	MOVQ doc+0(FP), SI
+	MOVQ n+8(FP), R10
+	MOVQ ends+16(FP), DI
+	LEAQ ((const_maxStrings-32)*2)(DI), AX
+	MOVQ AX, lim-8(SP)
+	LEAQ (SI)(R10*1), BX
+	MOVQ R10, R11
+	ANDQ $-64, R11
+	ADDQ SI, R11
+	ANDQ $63, R10
+	XORL R9, R9
+
+	VPBROADCASTB quote<>(SB), Z15
+	VPBROADCASTB backslash<>(SB), Z14
+	VPBROADCASTB lastctrl<>(SB), Z13
+	VPCMPEQB     Y12, Y12, Y12
+	VMOVDQU64    iota<>(SB), Z11
+	VPXORQ       Z10, Z10, Z10
+	MOVL         $64, AX
+	VPBROADCASTW AX, Z9
+
+	CMPQ SI, R11
+	JEQ  tail512
+
+full512:
+	VMOVDQU64 (SI), Z0
+	ADDQ      $64, SI
+	XORL      CX, CX
+
+block512:
+	VPCMPEQB Z0, Z14, K2
+	KORTESTQ K2, K2
+	JNZ      fail512
+
+	// AX: the quotes; DX: the control characters (b <= 0x1f, unsigned).
+	VPCMPEQB Z0, Z15, K1
+	VPCMPUB  $2, Z13, Z0, K3
+	KMOVQ    K1, AX
+	KMOVQ    K3, DX
+	SHRQ     CX, AX
+	SHRQ     CX, DX
+
+	VMOVQ      AX, X4
+	VPCLMULQDQ $0x00, X12, X4, X4
+	VMOVQ      X4, R13
+	XORQ       R9, R13
+	MOVQ       R13, R9
+	SARQ       $63, R9
+	ANDQ       R13, DX
+	JNZ        fail512
+	NOTQ       R13
+	ANDQ       R13, AX
+
+	CMPQ        DI, lim-8(SP)
+	JA          fail512
+	KMOVQ       AX, K4
+	VPCOMPRESSB.Z Z11, K4, Z5
+	POPCNTQ     AX, AX
+	VPMOVZXBW   Y5, Z6
+	VPADDW      Z10, Z6, Z6
+	VMOVDQU16   Z6, (DI)
+	LEAQ        (DI)(AX*2), DI
+	VPADDW      Z9, Z10, Z10
+
+	CMPQ SI, R11
+	JNE  full512
+
+tail512:
+	TESTQ     R10, R10
+	JZ        done512
+	VMOVDQU64 -64(BX), Z0
+	MOVL      $64, CX
+	SUBQ      R10, CX
+	XORL      R10, R10
+	JMP       block512
+
+done512:
+	TESTQ R9, R9
+	JNZ   fail512
+	MOVQ  ends+16(FP), AX
+	SUBQ  AX, DI
+	SHRQ  $1, DI
+	MOVQ  DI, count+24(FP)
+	VZEROUPPER
+	RET
+
+fail512:
+	MOVQ $-1, count+24(FP)
+	VZEROUPPER
+	RET
+
+DATA iota<>+0(SB)/8, $0x0706050403020100
+DATA iota<>+8(SB)/8, $0x0f0e0d0c0b0a0908
+DATA iota<>+16(SB)/8, $0x1716151413121110
+DATA iota<>+24(SB)/8, $0x1f1e1d1c1b1a1918
+DATA iota<>+32(SB)/8, $0x2726252423222120
+DATA iota<>+40(SB)/8, $0x2f2e2d2c2b2a2928
+DATA iota<>+48(SB)/8, $0x3736353433323130
+DATA iota<>+56(SB)/8, $0x3f3e3d3c3b3a3938
+GLOBL iota<>(SB), RODATA|NOPTR, $64

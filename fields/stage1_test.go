@@ -39,13 +39,24 @@ func checkStage1(t *testing.T, doc []byte) {
 	if !haveAVX2 {
 		t.Skip("no AVX2")
 	}
-	var got, want stringEnds
-	n := stage1(doc, &got)
+	var want stringEnds
 	m := refStage1(doc, &want)
-	if n != m || n > 0 && !slices.Equal(got[:n], want[:m]) {
-		t.Fatalf("stage1(%q) = %d %v, want %d %v", doc, n, got[:max(n, 0)], m, want[:max(m, 0)])
+	for _, avx512 := range []bool{false, true} {
+		if avx512 && !cpuAVX512 {
+			continue
+		}
+		haveAVX512 = avx512
+		var got stringEnds
+		n := stage1(doc, &got)
+		haveAVX512 = cpuAVX512
+		if n != m || n > 0 && !slices.Equal(got[:n], want[:m]) {
+			t.Fatalf("stage1(%q) with AVX-512 %v = %d %v, want %d %v", doc, avx512, n, got[:max(n, 0)], m, want[:max(m, 0)])
+		}
 	}
 }
+
+// cpuAVX512 is haveAVX512 as the CPU set it; checkStage1 runs both kernels.
+var cpuAVX512 = haveAVX512
 
 func TestStage1(t *testing.T) {
 	rng := rand.New(rand.NewSource(1))
