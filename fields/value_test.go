@@ -1,6 +1,7 @@
 package fields
 
 import (
+	"errors"
 	"math"
 	"math/rand/v2"
 	"strconv"
@@ -140,4 +141,30 @@ func TestValueHelpersAllocs(t *testing.T) {
 		t.Errorf("Value helpers allocate %v times", allocs)
 	}
 	_, _ = sinkF, sinkN
+}
+
+// TestValueFloatShort holds Float to ParseFloat on short strings over
+// digits, '.', '-' and a few bytes around them: its fast path must take
+// what ParseFloat takes, read it the same, and refuse the rest.
+func TestValueFloatShort(t *testing.T) {
+	const alpha = "0123456789.-e/:\x80"
+	var b [9]byte
+	for n := 1; n <= 9; n++ {
+		count := 1
+		for range n {
+			count *= len(alpha)
+		}
+		step := max(1, count/300000) // every string up to 4 bytes; a sample beyond
+		for c := 0; c < count; c += step {
+			for i, x := 0, c; i < n; i, x = i+1, x/len(alpha) {
+				b[i] = alpha[x%len(alpha)]
+			}
+			s := b[:n]
+			want, err := strconv.ParseFloat(string(s), 64)
+			got, ok := Value{Raw: s, Kind: Number}.Float()
+			if ok != (err == nil || errors.Is(err, strconv.ErrRange)) || ok && (got != want || math.Signbit(got) != math.Signbit(want)) {
+				t.Fatalf("%q: Float() = %v, %v; ParseFloat = %v, %v", s, got, ok, want, err)
+			}
+		}
+	}
 }
