@@ -2,9 +2,9 @@ package fields
 
 // Stage 1 of the fast path (see fast.go) finds where every string of a
 // record ends, for the whole record in one pass, 64 bytes at a time with
-// AVX2 or AVX-512 (stage1_amd64.s), so that stage 2 need not search for a string's
-// end, nor wait for the search: a string's end is the next entry of a
-// list. Per block of 64 bytes:
+// AVX2 or AVX-512 (stage1_amd64.s), so that stage 2 need not search for a
+// string's end, nor wait for the search: a string's end is the next entry
+// of a list. Per block of 64 bytes:
 //
 //   - vector compares give bit masks of its quotes, backslashes and
 //     control characters;

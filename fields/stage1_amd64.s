@@ -196,16 +196,16 @@ block512:
 	NOTQ       R13
 	ANDQ       R13, AX
 
-	CMPQ        DI, lim-8(SP)
-	JA          fail512
-	KMOVQ       AX, K4
+	CMPQ          DI, lim-8(SP)
+	JA            fail512
+	KMOVQ         AX, K4
 	VPCOMPRESSB.Z Z11, K4, Z5
-	POPCNTQ     AX, AX
-	VPMOVZXBW   Y5, Z6
-	VPADDW      Z10, Z6, Z6
-	VMOVDQU16   Z6, (DI)
-	LEAQ        (DI)(AX*2), DI
-	VPADDW      Z9, Z10, Z10
+	POPCNTQ       AX, AX
+	VPMOVZXBW     Y5, Z6
+	VPADDW        Z10, Z6, Z6
+	VMOVDQU16     Z6, (DI)
+	LEAQ          (DI)(AX*2), DI
+	VPADDW        Z9, Z10, Z10
 
 	CMPQ SI, R11
 	JNE  full512
