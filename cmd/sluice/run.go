@@ -48,6 +48,11 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err != nil {
 		return err
 	}
+	// What the watcher holds the file to: read before the config is
+	// loaded and the gate started, so that an edit made once the gate runs
+	// is never taken for the original. (An edit in between only costs a
+	// reload of the same config.)
+	orig, _ := os.ReadFile(*path)
 	cfg, err := loadConfig(*path, stderr)
 	if err != nil {
 		return err
@@ -66,18 +71,18 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	opts := gate.Options{Logger: log, InstanceID: *instance, TransactionTimeout: *txnTimeout, SetMemoryLimit: true}
 	return runGate(ctx, cfg, opts, func(g *gate.Gate, _ string) {
-		go watchConfig(ctx, *path, cfg.Brokers, g, log, 2*time.Second)
+		go watchConfig(ctx, *path, orig, cfg.Brokers, g, log, 2*time.Second)
 	})
 }
 
-// watchConfig reloads the config on SIGHUP and when the file changes. A
-// config that does not load is logged with its positions and rejected; the
-// gate keeps running the last good one.
-func watchConfig(ctx context.Context, path string, brokers []string, g *gate.Gate, log *slog.Logger, every time.Duration) {
+// watchConfig reloads the config on SIGHUP and when the file changes from
+// last, its content when the running config was loaded. A config that does
+// not load is logged with its positions and rejected; the gate keeps
+// running the last good one.
+func watchConfig(ctx context.Context, path string, last []byte, brokers []string, g *gate.Gate, log *slog.Logger, every time.Duration) {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
-	last, _ := os.ReadFile(path)
 	tick := time.NewTicker(every)
 	defer tick.Stop()
 	for {
