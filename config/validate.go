@@ -573,10 +573,8 @@ func ParseMetric(s string) (Metric, error) {
 	return Metric{Name: name, Field: arg}, nil
 }
 
-// CheckFieldPath reports whether p is a well-formed field path: dot-separated
-// non-empty segments without spaces ("contact.email").
-func CheckFieldPath(p string) error { return checkFieldPath(p) }
-
+// checkFieldPath reports whether p is a well-formed field path:
+// dot-separated non-empty segments without spaces ("contact.email").
 func checkFieldPath(p string) error {
 	if p == "" {
 		return errors.New("empty field path")
