@@ -3,6 +3,24 @@
 #include "go_asm.h"
 #include "textflag.h"
 
+// RETURN ends both kernels (labels are local to a TEXT). At done: the
+// count of ends written (DI past the last), unless a string is left open
+// (R9 set), when the scanner takes the record; at fail: -1.
+#define RETURN \
+done:                          \
+	TESTQ R9, R9                \
+	JNZ   fail                  \
+	MOVQ  ends+16(FP), AX       \
+	SUBQ  AX, DI                \
+	SHRQ  $1, DI                \
+	MOVQ  DI, count+24(FP)      \
+	VZEROUPPER                  \
+	RET                         \
+fail:                          \
+	MOVQ $-1, count+24(FP)      \
+	VZEROUPPER                  \
+	RET
+
 // func stage1AVX2(doc *byte, n int, ends *uint16) (count int)
 //
 // See stage1 in stage1.go; n >= 64. Registers: SI the next block, R11
@@ -110,21 +128,7 @@ tail:
 	XORL    R10, R10
 	JMP     block
 
-done:
-	// A string left open: the scanner takes the record.
-	TESTQ R9, R9
-	JNZ   fail
-	MOVQ  ends+16(FP), AX
-	SUBQ  AX, DI
-	SHRQ  $1, DI
-	MOVQ  DI, count+24(FP)
-	VZEROUPPER
-	RET
-
-fail:
-	MOVQ $-1, count+24(FP)
-	VZEROUPPER
-	RET
+RETURN
 
 DATA quote<>+0(SB)/1, $0x22
 GLOBL quote<>(SB), RODATA|NOPTR, $1
@@ -175,7 +179,7 @@ full512:
 block512:
 	VPCMPEQB Z0, Z14, K2
 	KORTESTQ K2, K2
-	JNZ      fail512
+	JNZ      fail
 
 	// AX: the quotes; DX: the control characters (b <= 0x1f, unsigned).
 	VPCMPEQB Z0, Z15, K1
@@ -192,12 +196,12 @@ block512:
 	MOVQ       R13, R9
 	SARQ       $63, R9
 	ANDQ       R13, DX
-	JNZ        fail512
+	JNZ        fail
 	NOTQ       R13
 	ANDQ       R13, AX
 
 	CMPQ          DI, lim-8(SP)
-	JA            fail512
+	JA            fail
 	KMOVQ         AX, K4
 	VPCOMPRESSB.Z Z11, K4, Z5
 	POPCNTQ       AX, AX
@@ -212,27 +216,14 @@ block512:
 
 tail512:
 	TESTQ     R10, R10
-	JZ        done512
+	JZ        done
 	VMOVDQU64 -64(BX), Z0
 	MOVL      $64, CX
 	SUBQ      R10, CX
 	XORL      R10, R10
 	JMP       block512
 
-done512:
-	TESTQ R9, R9
-	JNZ   fail512
-	MOVQ  ends+16(FP), AX
-	SUBQ  AX, DI
-	SHRQ  $1, DI
-	MOVQ  DI, count+24(FP)
-	VZEROUPPER
-	RET
-
-fail512:
-	MOVQ $-1, count+24(FP)
-	VZEROUPPER
-	RET
+RETURN
 
 DATA iota<>+0(SB)/8, $0x0706050403020100
 DATA iota<>+8(SB)/8, $0x0f0e0d0c0b0a0908
