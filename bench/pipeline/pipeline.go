@@ -140,41 +140,37 @@ func Measure(ctx context.Context, o Options) (*Result, error) {
 	res.RecordBytes = float64(bytes) / float64(o.Records)
 	o.logf("backlog: %d records, %.0f bytes each, %d partitions\n", o.Records, res.RecordBytes, o.Partitions)
 	for round := 0; round < o.Rounds; round++ {
-		stop, err := o.profile(round, "passthrough")
+		// contend runs one contender over the backlog, profiled when asked.
+		contend := func(name string, run func() (Run, error)) (Run, error) {
+			stop, err := o.profile(round, name)
+			if err != nil {
+				return Run{}, err
+			}
+			r, err := run()
+			stop()
+			if err != nil {
+				return Run{}, fmt.Errorf("%s: %w", name, err)
+			}
+			r.Bytes = bytes
+			r.finish()
+			return r, nil
+		}
+		a, err := contend("passthrough", func() (Run, error) { return passthrough(ctx, brokers, o, round, false) })
 		if err != nil {
 			return nil, err
 		}
-		a, err := passthrough(ctx, brokers, o, round, false)
-		stop()
-		if err != nil {
-			return nil, fmt.Errorf("passthrough: %w", err)
-		}
-		a.Bytes = bytes
-		a.finish()
 		res.Passthrough = append(res.Passthrough, a)
 		o.logf("a %d: passthrough %.0f records/s\n", round, a.RecordsPerSec)
-		if stop, err = o.profile(round, "passthrough-per-poll"); err != nil {
+		a2, err := contend("passthrough per poll", func() (Run, error) { return passthrough(ctx, brokers, o, round, true) })
+		if err != nil {
 			return nil, err
 		}
-		a2, err := passthrough(ctx, brokers, o, round, true)
-		stop()
-		if err != nil {
-			return nil, fmt.Errorf("passthrough per poll: %w", err)
-		}
-		a2.Bytes = bytes
-		a2.finish()
 		res.PerPoll = append(res.PerPoll, a2)
 		o.logf("a′ %d: passthrough per poll %.0f records/s, %.0f records a transaction\n", round, a2.RecordsPerSec, a2.PerTxn)
-		if stop, err = o.profile(round, "gate"); err != nil {
+		b, err := contend("gate", func() (Run, error) { return runGate(ctx, brokers, dir, o, round) })
+		if err != nil {
 			return nil, err
 		}
-		b, err := runGate(ctx, brokers, dir, o, round)
-		stop()
-		if err != nil {
-			return nil, fmt.Errorf("gate: %w", err)
-		}
-		b.Bytes = bytes
-		b.finish()
 		res.Gate = append(res.Gate, b)
 		o.logf("b %d: gate %.0f records/s\n", round, b.RecordsPerSec)
 	}
@@ -207,7 +203,7 @@ func (o *Options) profile(round int, name string) (stop func(), err error) {
 	if o.ProfileDir == "" || round != o.Rounds-1 {
 		return func() {}, nil
 	}
-	f, err := os.Create(filepath.Join(o.ProfileDir, name+".pprof"))
+	f, err := os.Create(filepath.Join(o.ProfileDir, strings.ReplaceAll(name, " ", "-")+".pprof"))
 	if err != nil {
 		return nil, err
 	}
