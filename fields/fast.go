@@ -34,6 +34,12 @@ func (p *Plan) extractFast(doc []byte, out []Value) bool {
 	if ns < 0 {
 		return false
 	}
+	resume, rj := -1, 0 // where the general walk starts: -1, at the start
+	if p.flatKeys != nil {
+		if resume, rj = p.flat(doc, &ends, ns, out); resume == 0 {
+			return true
+		}
+	}
 	var st fastState
 	st.p, st.out = p, out
 	var (
@@ -55,6 +61,10 @@ func (p *Plan) extractFast(doc []byte, out []Value) bool {
 	st.cur = &p.nodes[0]
 	filter = st.cur.filter
 	i++
+	if resume > 0 {
+		// After the pairs flat took; doc[0] is the '{'.
+		i, j = resume, rj
+	}
 
 object:
 	// After '{': a key or '}'.

@@ -39,6 +39,7 @@ func FuzzExtract(f *testing.F) {
 		`{"a":-0.0e+10,"b":true,"a.b":false,"":null}`,
 		"{\"a\":\"\xff\xfe\"}",
 		`{"a":1}}`, `{"a":[}`, `{"a":"\x"}`, `{"a":01}`, `{"a":tru}`,
+		`{"email":"x@y","a":-1.5e3,"b":true,"abcdefgh":null}`, `{"x":"yyyyyyy","a":5}`, // flat
 	} {
 		f.Add([]byte(s))
 	}

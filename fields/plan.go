@@ -26,6 +26,9 @@ type Plan struct {
 	// nodes is the trie of path segments; nodes[0] is the record's
 	// top-level object.
 	nodes []node
+	// flatKeys are the top-level keys for flatWalk, by keyBit; nil when
+	// it cannot take the plan (see flatTable).
+	flatKeys *[64]flatKey
 }
 
 type node struct {
@@ -48,12 +51,17 @@ type key struct {
 	node int32
 }
 
+// keySlot is the index of keyBit's bit.
+func keySlot(n int, first, last byte) int {
+	return int((uint32(n) | uint32(first)<<8 | uint32(last)<<16) * 0x9e3779b1 >> 26)
+}
+
 // keyBit is the bit of node.filter for a key of n bytes that starts with
 // first and ends with last (both '"' when it is empty: the bytes around
 // it). A multiplicative hash: keys alike in length or first byte
 // ("company", "contact") mostly get different bits.
 func keyBit(n int, first, last byte) uint64 {
-	return 1 << ((uint32(n) | uint32(first)<<8 | uint32(last)<<16) * 0x9e3779b1 >> 26)
+	return 1 << keySlot(n, first, last)
 }
 
 // NewPlan builds a plan that extracts paths, in that order.
@@ -93,6 +101,7 @@ func NewPlan(paths []string) (*Plan, error) {
 			nd.desc = append(nd.desc, c.desc...)
 		}
 	}
+	p.flatKeys = p.flatTable()
 	return p, nil
 }
 

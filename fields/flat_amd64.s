@@ -1,0 +1,313 @@
+//go:build !purego
+
+#include "go_asm.h"
+#include "textflag.h"
+
+// func flatWalk(doc *byte, n int, ends *uint16, ns int, filter uint64, keys *[64]flatKey, spans *uint64) (found, resume, j int)
+//
+// See flat.go. Registers: SI the record, BX its length, DI ends, R8 their
+// count, R9 the next of them, R10 the filter, R11 spans, R12 the paths
+// found (a bit each), CX the token at hand, R13 the key's text and slot
+// while the filter lets it through (bit 63 set), else 0, R14 the value's
+// end; AX and DX as they come. Every load is checked against BX first:
+// the record is not padded. The stack keeps where the pair at hand
+// starts (kq, kj), for the general walk to go on from.
+TEXT ·flatWalk(SB), NOSPLIT, $40-80
+	MOVQ doc+0(FP), SI
+	MOVQ n+8(FP), BX
+	MOVQ ends+16(FP), DI
+	MOVQ ns+24(FP), R8
+	MOVQ filter+32(FP), R10
+	MOVQ spans+48(FP), R11
+	XORL R9, R9
+	XORL R12, R12
+	CMPQ BX, $8 // the key compare may read the last 8 bytes
+	JLT  restart
+	CMPB (SI), $'{'
+	JNE  restart
+	MOVL $1, CX
+	MOVQ CX, kq-32(SP)
+	MOVQ R9, kj-40(SP)
+	CMPB 1(SI), $'"'
+	JNE  fail
+
+key:
+	// CX: a key's opening quote; its closing one, DX, is the next in ends.
+	MOVQ    CX, kq-32(SP)
+	MOVQ    R9, kj-40(SP)
+	CMPQ    R9, R8
+	JAE     fail
+	MOVWQZX (DI)(R9*2), DX
+	INCQ    R9
+
+	// AX: the key's slot, keySlot(length, first byte, last byte).
+	MOVQ    DX, AX
+	SUBQ    CX, AX
+	DECQ    AX
+	MOVBLZX 1(SI)(CX*1), R14
+	SHLL    $8, R14
+	ORL     R14, AX
+	MOVBLZX -1(SI)(DX*1), R14
+	SHLL    $16, R14
+	ORL     R14, AX
+	IMUL3L  $-1640531535, AX, AX // 0x9e3779b1
+	SHRL    $26, AX
+
+	// R13: the key's text, from CX+1 to DX, and its slot, when the
+	// filter lets it through.
+	XORL R13, R13
+	BTQ  AX, R10
+	JCC  colon
+	LEAQ 1(CX), R13
+	MOVQ DX, R14
+	SHLQ $16, R14
+	ORQ  R14, R13
+	SHLQ $32, AX
+	ORQ  AX, R13
+	BTSQ $63, R13
+
+colon:
+	// ':' right after the key, then a value, and something after it.
+	LEAQ    2(DX), CX
+	CMPQ    CX, BX
+	JAE     fail
+	CMPB    1(SI)(DX*1), $':'
+	JNE     fail
+	MOVBLZX (SI)(CX*1), AX
+	CMPB    AL, $'"'
+	JNE     scalar
+
+	// A string: its closing quote is the next in ends.
+	CMPQ    R9, R8
+	JAE     fail
+	MOVWQZX (DI)(R9*2), R14
+	INCQ    R9
+	LEAQ    1(R14), DX
+
+value:
+	// CX: the value's first byte, R14 its end (a string's closing
+	// quote), DX the byte after it.
+	TESTQ R13, R13
+	JS    named
+
+next:
+	// ',"' and the next key, or the closing '}' as the last byte.
+	LEAQ 1(DX), CX
+	CMPQ CX, BX
+	JAE  last
+	CMPW (SI)(DX*1), $0x222c // ',"'
+	JEQ  key
+	JMP  fail
+
+last:
+	JNE  fail // DX is past the last byte
+	CMPB (SI)(DX*1), $'}'
+	JNE  fail
+	CMPQ R9, R8
+	JNE  fail
+	MOVQ R12, found+56(FP)
+	MOVQ $0, resume+64(FP)
+	RET
+
+named:
+	// The filter let the key through: compare it with the plan's key of
+	// its slot, AX, and note where the value is if they are the same.
+	// DX, R8 and R9 are kept on the stack meanwhile.
+	MOVQ    DX, dx-8(SP)
+	MOVQ    R8, ns-16(SP)
+	MOVQ    R9, j-24(SP)
+	MOVQ    R13, AX
+	SHRQ    $32, AX
+	ANDL    $63, AX
+	IMUL3Q  $flatKey__size, AX, AX
+	ADDQ    keys+40(FP), AX
+	MOVWQZX R13, R8 // the key's first byte
+	MOVQ    R13, R9
+	SHRQ    $16, R9
+	MOVWQZX R9, R9  // the byte after its last
+	MOVQ    R9, DX
+	SUBQ    R8, DX  // its length
+	CMPL    DX, flatKey_n(AX)
+	JNE     unnamed
+
+	// R13: its first 8 bytes, zero padded; within 8 bytes of the
+	// record's end, its last 8 bytes shifted down.
+	LEAQ  8(R8), R13
+	CMPQ  R13, BX
+	JHI   neartheend
+	MOVQ  (SI)(R8*1), R13
+	JMP   pad
+
+neartheend:
+	SUBQ  BX, R13
+	SHLQ  $3, R13
+	MOVQ  -8(SI)(BX*1), R8
+	SHRXQ R13, R8, R13
+
+pad:
+	MOVQ  DX, R8
+	SHLQ  $3, R8
+	BZHIQ R8, R13, R13 // keeps all 64 bits from a length of 8
+	CMPQ  R13, flatKey_first(AX)
+	JNE   unnamed
+	CMPQ  DX, $8
+	JLS   matched
+	MOVQ  -8(SI)(R9*1), R13 // its last 8 bytes
+	CMPQ  R13, flatKey_last(AX)
+	JNE   unnamed
+
+matched:
+	MOVL flatKey_out(AX), AX // the path
+	MOVQ R14, DX
+	SHLQ $32, DX
+	ORQ  CX, DX
+	MOVQ DX, (R11)(AX*8)
+	BTSQ AX, R12
+
+unnamed:
+	MOVQ dx-8(SP), DX
+	MOVQ ns-16(SP), R8
+	MOVQ j-24(SP), R9
+	JMP  next
+
+scalar:
+	// AX: the value's first byte, doc[CX].
+	CMPB AL, $'t'
+	JEQ  istrue
+	CMPB AL, $'f'
+	JEQ  isfalse
+	CMPB AL, $'n'
+	JEQ  isnull
+
+	// A number, -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?, which
+	// cannot be the last byte: DX walks it.
+	MOVQ CX, DX
+	CMPB AL, $'-'
+	JNE  integer
+	INCQ DX
+	CMPQ DX, BX
+	JAE  fail
+	MOVBLZX (SI)(DX*1), AX
+
+integer:
+	CMPB AL, $'0'
+	JEQ  zero
+	LEAL -49(AX), R14
+	CMPB R14B, $8
+	JHI  fail
+
+digits:
+	INCQ    DX
+	CMPQ    DX, BX
+	JAE     fail
+	MOVBLZX (SI)(DX*1), AX
+	LEAL    -48(AX), R14
+	CMPB    R14B, $9
+	JLS     digits
+	JMP     fraction
+
+zero:
+	INCQ    DX
+	CMPQ    DX, BX
+	JAE     fail
+	MOVBLZX (SI)(DX*1), AX
+
+fraction:
+	// AX: doc[DX], the byte after the integer part.
+	CMPB    AL, $'.'
+	JNE     exponent
+	INCQ    DX
+	CMPQ    DX, BX
+	JAE     fail
+	MOVBLZX (SI)(DX*1), AX
+	LEAL    -48(AX), R14
+	CMPB    R14B, $9
+	JHI     fail
+
+fdigits:
+	INCQ    DX
+	CMPQ    DX, BX
+	JAE     fail
+	MOVBLZX (SI)(DX*1), AX
+	LEAL    -48(AX), R14
+	CMPB    R14B, $9
+	JLS     fdigits
+
+exponent:
+	MOVL    AX, R14
+	ORL     $0x20, R14
+	CMPB    R14B, $'e'
+	JNE     number
+	INCQ    DX
+	CMPQ    DX, BX
+	JAE     fail
+	MOVBLZX (SI)(DX*1), AX
+	CMPB    AL, $'+'
+	JEQ     sign
+	CMPB    AL, $'-'
+	JNE     edigit
+
+sign:
+	INCQ    DX
+	CMPQ    DX, BX
+	JAE     fail
+	MOVBLZX (SI)(DX*1), AX
+
+edigit:
+	LEAL    -48(AX), R14
+	CMPB    R14B, $9
+	JHI     fail
+
+edigits:
+	INCQ    DX
+	CMPQ    DX, BX
+	JAE     fail
+	MOVBLZX (SI)(DX*1), AX
+	LEAL    -48(AX), R14
+	CMPB    R14B, $9
+	JLS     edigits
+
+number:
+	MOVQ DX, R14
+	JMP  value
+
+istrue:
+	LEAQ 4(CX), DX
+	CMPQ DX, BX
+	JAE  fail
+	CMPL (SI)(CX*1), $const_litTrue
+	JNE  fail
+	MOVQ DX, R14
+	JMP  value
+
+isfalse:
+	LEAQ 5(CX), DX
+	CMPQ DX, BX
+	JAE  fail
+	CMPL 1(SI)(CX*1), $const_litAlse
+	JNE  fail
+	MOVQ DX, R14
+	JMP  value
+
+isnull:
+	LEAQ 4(CX), DX
+	CMPQ DX, BX
+	JAE  fail
+	CMPL (SI)(CX*1), $const_litNull
+	JNE  fail
+	MOVQ DX, R14
+	JMP  value
+
+fail:
+	// The general walk goes on from the pair at hand, or starts over.
+	MOVQ R12, found+56(FP)
+	MOVQ kq-32(SP), AX
+	MOVQ AX, resume+64(FP)
+	MOVQ kj-40(SP), AX
+	MOVQ AX, j+72(FP)
+	RET
+
+restart:
+	MOVQ $0, found+56(FP)
+	MOVQ $-1, resume+64(FP)
+	RET
