@@ -52,7 +52,7 @@ func combine(h, x uint64) uint64 {
 // textHash hashes the text of a value: the unescaped text of a string,
 // the literal of anything else. scratch holds the unescaped text of an
 // escaped string and grows to the longest seen.
-func textHash(v fields.Value, scratch *[]byte) uint64 {
+func textHash(v *fields.Value, scratch *[]byte) uint64 {
 	if !v.Escaped {
 		return bytesHash(v.Raw)
 	}
@@ -91,7 +91,7 @@ func mum(a, b uint64) uint64 {
 }
 
 // absent reports whether a field has no value: missing or JSON null.
-func absent(v fields.Value) bool { return v.Kind == fields.Missing || v.Kind == fields.Null }
+func absent(v *fields.Value) bool { return v.Kind == fields.Missing || v.Kind == fields.Null }
 
 // minTableBits sizes a new table: 1,024 slots.
 const minTableBits = 10

@@ -177,7 +177,7 @@ func (d *Degree) Type() string { return "degree" }
 // exact tables have grown to the batch's size (and, for a batch beyond
 // max_keys, once the sketches exist).
 func (d *Degree) Observe(r *Record) {
-	v := r.Values[d.idx]
+	v := &r.Values[d.idx]
 	if absent(v) {
 		d.noNeighbor++
 		return

@@ -137,7 +137,7 @@ func compileRule(c config.Rule) (rule, error) {
 // check returns why v breaks the rule, or ruleOK. scratch holds the
 // unescaped text of an escaped string; it grows as needed and is kept.
 func (u *rule) check(v *fields.Value, scratch *[]byte) ruleReason {
-	if absent(*v) {
+	if absent(v) {
 		if u.required {
 			return ruleMissing
 		}

@@ -270,7 +270,7 @@ func (d *Variance) Observe(r *Record) {
 	dh := r.KeyHash
 	for i := range d.fields {
 		f := &d.fields[i]
-		v := r.Values[f.idx]
+		v := &r.Values[f.idx]
 		if absent(v) {
 			f.nulls++
 			if d.dupOn {
