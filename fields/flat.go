@@ -3,6 +3,7 @@ package fields
 import (
 	"encoding/binary"
 	"math/bits"
+	"unsafe"
 )
 
 // The fast path's stage 2 for the commonest record of all, a flat one in
@@ -73,6 +74,15 @@ func (p *Plan) flatTable() *[64]flatKey {
 	return t
 }
 
+// flatKind is the kind of a scalar by its first byte (flatWalk reads it).
+var flatKind = func() (k [256]Kind) {
+	for i := range k {
+		k[i] = Number
+	}
+	k['"'], k['t'], k['f'], k['n'] = String, Bool, Bool, Null
+	return k
+}()
+
 // flat extracts what it can of doc, whose strings end at ends[:ns], by
 // flatWalk, and says where the general walk is to go on: 0 when it need
 // not, -1 from the start (out is untouched), else at doc[resume], the
@@ -80,23 +90,17 @@ func (p *Plan) flatTable() *[64]flatKey {
 // string ends from rj. It stops at the first pair it does not take (a
 // container, a space, something invalid), having set the values before.
 func (p *Plan) flat(doc []byte, ends *stringEnds, ns int, out []Value) (resume, rj int) {
-	// spans[o] is where the value of path o is: from vs (a string's
-	// opening quote) to ve, as vs | ve<<32.
+	// spans[o] is the value of path o: its text from vs to ve and its
+	// kind, as vs | ve<<16 | kind<<32.
 	var spans [maxFlatPaths]uint64
 	found, resume, rj := flatWalk(&doc[0], len(doc), &ends[0], ns, p.nodes[0].filter, p.flatKeys, &spans[0])
+	base := unsafe.Pointer(unsafe.SliceData(doc))
 	for m := uint64(found); m != 0; m &= m - 1 {
 		o := bits.TrailingZeros64(m)
-		vs, ve := int(uint32(spans[o])), int(spans[o]>>32)
-		v := Value{Raw: doc[vs:ve], Kind: Number}
-		switch doc[vs] {
-		case '"':
-			v.Raw, v.Kind = doc[vs+1:ve], String
-		case 't', 'f':
-			v.Kind = Bool
-		case 'n':
-			v.Kind = Null
-		}
-		out[o] = v
+		sp := spans[o]
+		vs, ve := int(uint16(sp)), int(uint16(sp>>16))
+		// flatWalk's spans lie in doc: no bounds to check.
+		out[o] = Value{Raw: unsafe.Slice((*byte)(unsafe.Add(base, vs)), ve-vs), Kind: Kind(sp >> 32)}
 	}
 	return resume, rj
 }

@@ -157,12 +157,23 @@ pad:
 	JNE   unnamed
 
 matched:
-	MOVL flatKey_out(AX), AX // the path
-	MOVQ R14, DX
-	SHLQ $32, DX
-	ORQ  CX, DX
-	MOVQ DX, (R11)(AX*8)
-	BTSQ AX, R12
+	// spans[out]: vs | ve<<16 | kind<<32, the value's text from vs (past
+	// a string's opening quote: the byte after a string is its end + 1)
+	// to ve, and its kind, flatKind of its first byte.
+	MOVL    flatKey_out(AX), AX
+	LEAQ    ·flatKind(SB), R8
+	MOVBLZX (SI)(CX*1), R13
+	MOVBLZX (R8)(R13*1), R13
+	SHLQ    $32, R13
+	MOVQ    dx-8(SP), R8
+	SUBQ    R14, R8
+	ADDQ    CX, R8
+	ORQ     R8, R13
+	MOVQ    R14, R8
+	SHLQ    $16, R8
+	ORQ     R8, R13
+	MOVQ    R13, (R11)(AX*8)
+	BTSQ    AX, R12
 
 unnamed:
 	MOVQ dx-8(SP), DX
