@@ -99,8 +99,10 @@ func (p *Plan) flat(doc []byte, ends *stringEnds, ns int, out []Value) (resume, 
 		o := bits.TrailingZeros64(m)
 		sp := spans[o]
 		vs, ve := int(uint16(sp)), int(uint16(sp>>16))
-		// flatWalk's spans lie in doc: no bounds to check.
-		out[o] = Value{Raw: unsafe.Slice((*byte)(unsafe.Add(base, vs)), ve-vs), Kind: Kind(sp >> 32)}
+		// flatWalk's spans lie in doc: no bounds to check. Raw's
+		// capacity runs to doc's end, as doc[vs:ve]'s would.
+		raw := unsafe.Slice((*byte)(unsafe.Add(base, vs)), len(doc)-vs)
+		out[o] = Value{Raw: raw[:ve-vs], Kind: Kind(sp >> 32)}
 	}
 	return resume, rj
 }
