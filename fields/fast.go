@@ -23,8 +23,8 @@ const maxTracked = 8
 // extractFast is Extract for records without escapes, at most maxFast
 // bytes, maxStrings strings, maxTracked levels of objects extracted from
 // and 64 levels of containers skipped below those; it needs haveAVX2.
-// out has been reset. It reports whether it extracted doc; if not (doc is
-// invalid, or not in that shape), out is partly filled.
+// It sets every value of out. It reports whether it extracted doc; if not
+// (doc is invalid, or not in that shape), out is partly filled.
 func (p *Plan) extractFast(doc []byte, out []Value) bool {
 	if len(doc) > maxFast {
 		return false
@@ -39,6 +39,9 @@ func (p *Plan) extractFast(doc []byte, out []Value) bool {
 		if resume, rj = p.flat(doc, &ends, ns, out); resume == 0 {
 			return true
 		}
+	}
+	if resume < 0 {
+		reset(out) // else flat has set every value
 	}
 	var st fastState
 	st.p, st.out = p, out

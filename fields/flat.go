@@ -2,7 +2,6 @@ package fields
 
 import (
 	"encoding/binary"
-	"math/bits"
 	"unsafe"
 )
 
@@ -74,7 +73,7 @@ func (p *Plan) flatTable() *[64]flatKey {
 	return t
 }
 
-// flatKind is the kind of a scalar by its first byte (flatWalk reads it).
+// flatKind is the kind of a scalar by its first byte, for flatWalk.
 var flatKind = func() (k [256]Kind) {
 	for i := range k {
 		k[i] = Number
@@ -84,8 +83,9 @@ var flatKind = func() (k [256]Kind) {
 }()
 
 // flat extracts what it can of doc, whose strings end at ends[:ns], by
-// flatWalk, and says where the general walk is to go on: 0 when it need
-// not, -1 from the start (out is untouched), else at doc[resume], the
+// flatWalk, setting every value of out (Missing where it found none), and
+// says where the general walk is to go on: 0 when it need not, -1 from
+// the start (out is untouched), else at doc[resume], the
 // opening quote of a top-level key (or the byte after the '{'), with the
 // string ends from rj. It stops at the first pair it does not take (a
 // container, a space, something invalid), having set the values before.
@@ -93,10 +93,17 @@ func (p *Plan) flat(doc []byte, ends *stringEnds, ns int, out []Value) (resume, 
 	// spans[o] is the value of path o: its text from vs to ve and its
 	// kind, as vs | ve<<16 | kind<<32.
 	var spans [maxFlatPaths]uint64
-	found, resume, rj := flatWalk(&doc[0], len(doc), &ends[0], ns, p.nodes[0].filter, p.flatKeys, &spans[0])
+	found, resume, rj := flatWalk(&doc[0], len(doc), &ends[0], ns, p.nodes[0].filter, p.flatKeys, &spans[0], &flatKind)
+	if resume < 0 {
+		return resume, rj
+	}
+	// Every value of out, so that Extract need not clear out first.
 	base := unsafe.Pointer(unsafe.SliceData(doc))
-	for m := uint64(found); m != 0; m &= m - 1 {
-		o := bits.TrailingZeros64(m)
+	for o := range out {
+		if found&(1<<o) == 0 {
+			out[o] = Value{}
+			continue
+		}
 		sp := spans[o]
 		vs, ve := int(uint16(sp)), int(uint16(sp>>16))
 		// flatWalk's spans lie in doc: no bounds to check. Raw's

@@ -3,20 +3,20 @@
 #include "go_asm.h"
 #include "textflag.h"
 
-// func flatWalk(doc *byte, n int, ends *uint16, ns int, filter uint64, keys *[64]flatKey, spans *uint64) (found, resume, j int)
+// func flatWalk(doc *byte, n int, ends *uint16, ns int, filter uint64, keys *[64]flatKey, spans *uint64, kinds *[256]Kind) (found, resume, j int)
 //
-// See flat.go. Registers: SI the record, BX its length, DI ends, R8 their
-// count, R9 the next of them, R10 the filter, R11 spans, R12 the paths
-// found (a bit each), CX the token at hand, R13 the key's text and slot
-// while the filter lets it through (bit 63 set), else 0, R14 the value's
-// end; AX and DX as they come. Every load is checked against BX first:
-// the record is not padded. The stack keeps where the pair at hand
-// starts (kq, kj), for the general walk to go on from.
-TEXT ·flatWalk(SB), NOSPLIT, $40-80
+// See flat.go. Registers: SI the record, BX its length, DI ends, R9 the
+// next of them (their count stays in ns), R10 the filter, R11 spans, R12
+// the paths found (a bit each), CX the token at hand, R13 the key's text
+// and slot while the filter lets it through (bit 63 set), else 0, R14
+// the value's end; AX and DX as they come, R8 and R15 while comparing a
+// key. Every load is checked against BX first: the record is not padded.
+// The stack keeps where the pair at hand starts (kq, kj), for the
+// general walk to go on from.
+TEXT ·flatWalk(SB), NOSPLIT, $16-88
 	MOVQ doc+0(FP), SI
 	MOVQ n+8(FP), BX
 	MOVQ ends+16(FP), DI
-	MOVQ ns+24(FP), R8
 	MOVQ filter+32(FP), R10
 	MOVQ spans+48(FP), R11
 	XORL R9, R9
@@ -26,16 +26,16 @@ TEXT ·flatWalk(SB), NOSPLIT, $40-80
 	CMPB (SI), $'{'
 	JNE  restart
 	MOVL $1, CX
-	MOVQ CX, kq-32(SP)
-	MOVQ R9, kj-40(SP)
+	MOVQ CX, kq-8(SP)
+	MOVQ R9, kj-16(SP)
 	CMPB 1(SI), $'"'
 	JNE  fail
 
 key:
 	// CX: a key's opening quote; its closing one, DX, is the next in ends.
-	MOVQ    CX, kq-32(SP)
-	MOVQ    R9, kj-40(SP)
-	CMPQ    R9, R8
+	MOVQ    CX, kq-8(SP)
+	MOVQ    R9, kj-16(SP)
+	CMPQ    R9, ns+24(FP)
 	JAE     fail
 	MOVWQZX (DI)(R9*2), DX
 	INCQ    R9
@@ -78,7 +78,7 @@ colon:
 	JNE     scalar
 
 	// A string: its closing quote is the next in ends.
-	CMPQ    R9, R8
+	CMPQ    R9, ns+24(FP)
 	JAE     fail
 	MOVWQZX (DI)(R9*2), R14
 	INCQ    R9
@@ -103,69 +103,64 @@ last:
 	JNE  fail // DX is past the last byte
 	CMPB (SI)(DX*1), $'}'
 	JNE  fail
-	CMPQ R9, R8
+	CMPQ R9, ns+24(FP)
 	JNE  fail
-	MOVQ R12, found+56(FP)
-	MOVQ $0, resume+64(FP)
+	MOVQ R12, found+64(FP)
+	MOVQ $0, resume+72(FP)
 	RET
 
 named:
 	// The filter let the key through: compare it with the plan's key of
 	// its slot, AX, and note where the value is if they are the same.
-	// DX, R8 and R9 are kept on the stack meanwhile.
-	MOVQ    DX, dx-8(SP)
-	MOVQ    R8, ns-16(SP)
-	MOVQ    R9, j-24(SP)
+	// R8, R13 and R15 are free here.
 	MOVQ    R13, AX
 	SHRQ    $32, AX
 	ANDL    $63, AX
 	IMUL3Q  $flatKey__size, AX, AX
 	ADDQ    keys+40(FP), AX
-	MOVWQZX R13, R8 // the key's first byte
-	MOVQ    R13, R9
-	SHRQ    $16, R9
-	MOVWQZX R9, R9  // the byte after its last
-	MOVQ    R9, DX
-	SUBQ    R8, DX  // its length
-	CMPL    DX, flatKey_n(AX)
-	JNE     unnamed
+	MOVWQZX R13, R8  // the key's first byte
+	SHRQ    $16, R13
+	MOVWQZX R13, R15 // the byte after its last
+	MOVQ    R15, R13
+	SUBQ    R8, R13  // its length
+	CMPL    R13, flatKey_n(AX)
+	JNE     next
+	CMPQ    R13, $8
+	JLS     first
+	MOVQ    -8(SI)(R15*1), R15 // its last 8 bytes
+	CMPQ    R15, flatKey_last(AX)
+	JNE     next
 
-	// R13: its first 8 bytes, zero padded; within 8 bytes of the
+first:
+	// R8: its first 8 bytes, zero padded; within 8 bytes of the
 	// record's end, its last 8 bytes shifted down.
-	LEAQ  8(R8), R13
-	CMPQ  R13, BX
+	SHLQ  $3, R13 // its length in bits
+	LEAQ  8(R8), R15
+	CMPQ  R15, BX
 	JHI   neartheend
-	MOVQ  (SI)(R8*1), R13
+	MOVQ  (SI)(R8*1), R8
 	JMP   pad
 
 neartheend:
-	SUBQ  BX, R13
-	SHLQ  $3, R13
+	SUBQ  BX, R15
+	SHLQ  $3, R15
 	MOVQ  -8(SI)(BX*1), R8
-	SHRXQ R13, R8, R13
+	SHRXQ R15, R8, R8
 
 pad:
-	MOVQ  DX, R8
-	SHLQ  $3, R8
-	BZHIQ R8, R13, R13 // keeps all 64 bits from a length of 8
-	CMPQ  R13, flatKey_first(AX)
-	JNE   unnamed
-	CMPQ  DX, $8
-	JLS   matched
-	MOVQ  -8(SI)(R9*1), R13 // its last 8 bytes
-	CMPQ  R13, flatKey_last(AX)
-	JNE   unnamed
+	BZHIQ R13, R8, R8 // keeps all 64 bits from a length of 8
+	CMPQ  R8, flatKey_first(AX)
+	JNE   next
 
-matched:
 	// spans[out]: vs | ve<<16 | kind<<32, the value's text from vs (past
 	// a string's opening quote: the byte after a string is its end + 1)
-	// to ve, and its kind, flatKind of its first byte.
+	// to ve, and its kind, kinds of its first byte.
 	MOVL    flatKey_out(AX), AX
-	LEAQ    ·flatKind(SB), R8
-	MOVBLZX (SI)(CX*1), R13
-	MOVBLZX (R8)(R13*1), R13
+	MOVQ    kinds+56(FP), R13
+	MOVBLZX (SI)(CX*1), R8
+	MOVBLZX (R13)(R8*1), R13
 	SHLQ    $32, R13
-	MOVQ    dx-8(SP), R8
+	MOVQ    DX, R8
 	SUBQ    R14, R8
 	ADDQ    CX, R8
 	ORQ     R8, R13
@@ -174,12 +169,7 @@ matched:
 	ORQ     R8, R13
 	MOVQ    R13, (R11)(AX*8)
 	BTSQ    AX, R12
-
-unnamed:
-	MOVQ dx-8(SP), DX
-	MOVQ ns-16(SP), R8
-	MOVQ j-24(SP), R9
-	JMP  next
+	JMP     next
 
 scalar:
 	// AX: the value's first byte, doc[CX].
@@ -311,14 +301,14 @@ isnull:
 
 fail:
 	// The general walk goes on from the pair at hand, or starts over.
-	MOVQ R12, found+56(FP)
-	MOVQ kq-32(SP), AX
-	MOVQ AX, resume+64(FP)
-	MOVQ kj-40(SP), AX
-	MOVQ AX, j+72(FP)
+	MOVQ R12, found+64(FP)
+	MOVQ kq-8(SP), AX
+	MOVQ AX, resume+72(FP)
+	MOVQ kj-16(SP), AX
+	MOVQ AX, j+80(FP)
 	RET
 
 restart:
-	MOVQ $0, found+56(FP)
-	MOVQ $-1, resume+64(FP)
+	MOVQ $0, found+64(FP)
+	MOVQ $-1, resume+72(FP)
 	RET

@@ -10,7 +10,6 @@ import "math/bits"
 // Extract allocates nothing, also when it fails.
 func (p *Plan) Extract(doc []byte, out []Value) error {
 	out = out[:len(p.paths)]
-	reset(out)
 	if haveAVX2 && closes(doc) && p.extractFast(doc, out) {
 		return nil
 	}

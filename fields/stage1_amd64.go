@@ -29,4 +29,4 @@ func stage1AVX512(doc *byte, n int, ends *uint16) (count int)
 // start, else at doc[resume], with the string ends from j.
 //
 //go:noescape
-func flatWalk(doc *byte, n int, ends *uint16, ns int, filter uint64, keys *[64]flatKey, spans *uint64) (found, resume, j int)
+func flatWalk(doc *byte, n int, ends *uint16, ns int, filter uint64, keys *[64]flatKey, spans *uint64, kinds *[256]Kind) (found, resume, j int)

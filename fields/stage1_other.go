@@ -12,6 +12,6 @@ func stage1AVX512(doc *byte, n int, ends *uint16) (count int) { panic("fields: n
 
 func stage1AVX2(doc *byte, n int, ends *uint16) (count int) { panic("fields: no AVX2") }
 
-func flatWalk(doc *byte, n int, ends *uint16, ns int, filter uint64, keys *[64]flatKey, spans *uint64) (found, resume, j int) {
+func flatWalk(doc *byte, n int, ends *uint16, ns int, filter uint64, keys *[64]flatKey, spans *uint64, kinds *[256]Kind) (found, resume, j int) {
 	panic("fields: no flat walk")
 }
