@@ -67,15 +67,13 @@ key:
 	BTSQ $63, R13
 
 colon:
-	// ':' right after the key, then a value, and something after it.
+	// ':' right after the key, then a value, and something after it;
+	// most often the value is a string, ':"'.
 	LEAQ    2(DX), CX
 	CMPQ    CX, BX
 	JAE     fail
-	CMPB    1(SI)(DX*1), $':'
-	JNE     fail
-	MOVBLZX (SI)(CX*1), AX
-	CMPB    AL, $'"'
-	JNE     scalar
+	CMPW    1(SI)(DX*1), $0x223a // ':"'
+	JNE     notstring
 
 	// A string: its closing quote is the next in ends.
 	CMPQ    R9, ns+24(FP)
@@ -171,7 +169,11 @@ pad:
 	BTSQ    AX, R12
 	JMP     next
 
-scalar:
+notstring:
+	CMPB    1(SI)(DX*1), $':'
+	JNE     fail
+	MOVBLZX (SI)(CX*1), AX
+
 	// AX: the value's first byte, doc[CX].
 	CMPB AL, $'t'
 	JEQ  istrue
