@@ -28,7 +28,7 @@
 //     instead of searching for it. Its first part, also in assembly, walks
 //     the pairs of a flat, compact record (flat.go), and as many pairs as
 //     are so of any other; the general walk, in Go, goes on from there.
-//     Extracting 4 fields from a 300-byte record costs 120-150 ns,
+//     Extracting 4 fields from a 300-byte record costs 110-145 ns,
 //     wherever they sit (BenchmarkExtract);
 //   - the scanner (scan.go), which reads the record byte by byte and
 //     strings 8 bytes at a time, for any other record, and for every
