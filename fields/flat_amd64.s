@@ -26,10 +26,14 @@ TEXT ·flatWalk(SB), NOSPLIT, $16-88
 	CMPB (SI), $'{'
 	JNE  restart
 	MOVL $1, CX
+	CMPB 1(SI), $'"'
+	JEQ  key
+
+	// Not a key right after the '{' (a space, or '}'): the general walk
+	// goes on from there.
 	MOVQ CX, kq-8(SP)
 	MOVQ R9, kj-16(SP)
-	CMPB 1(SI), $'"'
-	JNE  fail
+	JMP  fail
 
 key:
 	// CX: a key's opening quote; its closing one, DX, is the next in ends.
