@@ -3,6 +3,19 @@
 #include "go_asm.h"
 #include "textflag.h"
 
+// NEXT moves DX to the next byte of a number, into AX; there must be one,
+// as a number never ends the record.
+#define NEXT \
+	INCQ    DX          \
+	CMPQ    DX, BX      \
+	JAE     fail        \
+	MOVBLZX (SI)(DX*1), AX
+
+// DIGIT compares AX with '0'-'9': JLS when it is a digit, JHI when not.
+#define DIGIT \
+	LEAL -48(AX), R14 \
+	CMPB R14B, $9
+
 // func flatWalk(doc *byte, n int, ends *uint16, ns int, filter uint64, keys *[64]flatKey, spans *uint64, kinds *[256]Kind) (found, resume, j int)
 //
 // See flat.go. Registers: SI the record, BX its length, DI ends, R9 the
@@ -187,14 +200,11 @@ notstring:
 	JEQ  isnull
 
 	// A number, -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?, which
-	// cannot be the last byte: DX walks it.
+	// cannot be the last byte: DX walks it, AX holds doc[DX].
 	MOVQ CX, DX
 	CMPB AL, $'-'
 	JNE  integer
-	INCQ DX
-	CMPQ DX, BX
-	JAE  fail
-	MOVBLZX (SI)(DX*1), AX
+	NEXT
 
 integer:
 	CMPB AL, $'0'
@@ -204,75 +214,48 @@ integer:
 	JHI  fail
 
 digits:
-	INCQ    DX
-	CMPQ    DX, BX
-	JAE     fail
-	MOVBLZX (SI)(DX*1), AX
-	LEAL    -48(AX), R14
-	CMPB    R14B, $9
-	JLS     digits
-	JMP     fraction
+	NEXT
+	DIGIT
+	JLS digits
+	JMP fraction
 
 zero:
-	INCQ    DX
-	CMPQ    DX, BX
-	JAE     fail
-	MOVBLZX (SI)(DX*1), AX
+	NEXT
 
 fraction:
-	// AX: doc[DX], the byte after the integer part.
-	CMPB    AL, $'.'
-	JNE     exponent
-	INCQ    DX
-	CMPQ    DX, BX
-	JAE     fail
-	MOVBLZX (SI)(DX*1), AX
-	LEAL    -48(AX), R14
-	CMPB    R14B, $9
-	JHI     fail
+	CMPB AL, $'.'
+	JNE  exponent
+	NEXT
+	DIGIT
+	JHI  fail
 
 fdigits:
-	INCQ    DX
-	CMPQ    DX, BX
-	JAE     fail
-	MOVBLZX (SI)(DX*1), AX
-	LEAL    -48(AX), R14
-	CMPB    R14B, $9
-	JLS     fdigits
+	NEXT
+	DIGIT
+	JLS fdigits
 
 exponent:
-	MOVL    AX, R14
-	ORL     $0x20, R14
-	CMPB    R14B, $'e'
-	JNE     number
-	INCQ    DX
-	CMPQ    DX, BX
-	JAE     fail
-	MOVBLZX (SI)(DX*1), AX
-	CMPB    AL, $'+'
-	JEQ     sign
-	CMPB    AL, $'-'
-	JNE     edigit
+	MOVL AX, R14
+	ORL  $0x20, R14
+	CMPB R14B, $'e'
+	JNE  number
+	NEXT
+	CMPB AL, $'+'
+	JEQ  sign
+	CMPB AL, $'-'
+	JNE  edigit
 
 sign:
-	INCQ    DX
-	CMPQ    DX, BX
-	JAE     fail
-	MOVBLZX (SI)(DX*1), AX
+	NEXT
 
 edigit:
-	LEAL    -48(AX), R14
-	CMPB    R14B, $9
-	JHI     fail
+	DIGIT
+	JHI fail
 
 edigits:
-	INCQ    DX
-	CMPQ    DX, BX
-	JAE     fail
-	MOVBLZX (SI)(DX*1), AX
-	LEAL    -48(AX), R14
-	CMPB    R14B, $9
-	JLS     edigits
+	NEXT
+	DIGIT
+	JLS edigits
 
 number:
 	MOVQ DX, R14

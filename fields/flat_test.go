@@ -148,19 +148,7 @@ func TestExtractFlatRandom(t *testing.T) {
 			fmt.Fprintf(&b, "%q:%s", keys[rng.Intn(len(keys))], v)
 		}
 		b.WriteByte('}')
-		doc := []byte(b.String())
-		if rng.Intn(4) == 0 {
-			// Break it: a byte changed, dropped or doubled.
-			i := rng.Intn(len(doc))
-			switch rng.Intn(3) {
-			case 0:
-				doc[i] = "{}[],:\" 1aex-.tn"[rng.Intn(16)]
-			case 1:
-				doc = append(doc[:i], doc[i+1:]...)
-			default:
-				doc = append(doc[:i+1], doc[i:]...)
-			}
-		}
+		doc := maybeBreak(rng, []byte(b.String()), "{}[],:\" 1aex-.tn")
 		checkFast(t, doc)
 		if tookFlat(t, fastPlans[1], doc) {
 			took++
