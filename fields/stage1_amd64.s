@@ -21,6 +21,24 @@ fail:                          \
 	VZEROUPPER                  \
 	RET
 
+// CLOSING turns the quotes of a block, AX, into its closing quotes: R13
+// is the bytes inside strings, from an opening quote up to its closing
+// one, by a prefix XOR of the quotes (a carry-less multiplication with
+// all ones, X12), flipped when the last block ended inside a string (R9,
+// all ones then, and updated). A control character of DX there makes the
+// scanner take the record.
+#define CLOSING \
+	VMOVQ      AX, X4            \
+	VPCLMULQDQ $0x00, X12, X4, X4 \
+	VMOVQ      X4, R13           \
+	XORQ       R9, R13           \
+	MOVQ       R13, R9           \
+	SARQ       $63, R9           \
+	ANDQ       R13, DX           \
+	JNZ        fail              \
+	NOTQ       R13               \
+	ANDQ       R13, AX
+
 // func stage1AVX2(doc *byte, n int, ends *uint16) (count int)
 //
 // See stage1 in stage1.go; n >= 64. Registers: SI the next block, R11
@@ -86,16 +104,7 @@ block:
 	// one: a prefix XOR of the quotes, by carry-less multiplication with
 	// all ones, flipped when the last block ended inside a string. A
 	// control character there: the scanner takes the record.
-	VMOVQ      AX, X4
-	VPCLMULQDQ $0x00, X12, X4, X4
-	VMOVQ      X4, R13
-	XORQ       R9, R13
-	MOVQ       R13, R9
-	SARQ       $63, R9
-	ANDQ       R13, DX
-	JNZ        fail
-	NOTQ       R13
-	ANDQ       R13, AX // the closing quotes
+	CLOSING // AX: the closing quotes
 
 	// Their positions, one at a time.
 	CMPQ  DI, lim-8(SP)
@@ -189,16 +198,7 @@ block512:
 	SHRQ     CX, AX
 	SHRQ     CX, DX
 
-	VMOVQ      AX, X4
-	VPCLMULQDQ $0x00, X12, X4, X4
-	VMOVQ      X4, R13
-	XORQ       R9, R13
-	MOVQ       R13, R9
-	SARQ       $63, R9
-	ANDQ       R13, DX
-	JNZ        fail
-	NOTQ       R13
-	ANDQ       R13, AX
+	CLOSING
 
 	CMPQ          DI, lim-8(SP)
 	JA            fail
