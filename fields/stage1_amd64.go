@@ -4,7 +4,8 @@ package fields
 
 import "golang.org/x/sys/cpu"
 
-// haveAVX2 says whether the CPU has what stage1AVX2 needs; without it,
+// haveAVX2 says whether the CPU has what stage1AVX2 and flatWalk need
+// (BZHI and SHRX are BMI2's, which every AVX2 CPU has); without it,
 // Extract runs the scanner alone.
 var haveAVX2 = cpu.X86.HasAVX2 && cpu.X86.HasPCLMULQDQ && cpu.X86.HasBMI1 && cpu.X86.HasBMI2
 
