@@ -11,7 +11,3 @@ var haveAVX512 = false
 func stage1AVX512(doc *byte, n int, ends *uint16) (count int) { panic("fields: no AVX-512") }
 
 func stage1AVX2(doc *byte, n int, ends *uint16) (count int) { panic("fields: no AVX2") }
-
-func flatWalk(doc *byte, n int, ends *uint16, ns int, filter uint64, keys *[64]flatKey, spans *uint64, kinds *[256]Kind) (found, resume, j int) {
-	panic("fields: no flat walk")
-}
